@@ -185,11 +185,20 @@ export interface Ready {
 
 /** Why the core dropped an incoming message; counted in `DropCounters`. */
 export type DropReason =
+  /** The sender belongs to another cluster (rule 10). */
   | "wrong-cluster"
   | "not-addressed-to-me"
+  /** Wrong shape, or internally impossible (entry terms above the message term, gaps, ...). */
   | "malformed"
+  /** Carries a term older than ours and needs no answer. */
   | "stale-term"
+  /** A response from a node the leader tracks no progress for. */
   | "unknown-sender"
-  | "unexpected";
+  /** Well formed but meaningless in our role (e.g. a vote response to a follower). */
+  | "unexpected"
+  /** Would contradict committed state (an append conflicting below our commit index). */
+  | "impossible"
+  /** A vote request ignored because a leader was heard from within the election timeout (thesis §4.2.3). */
+  | "in-lease";
 
 export type DropCounters = Readonly<Record<DropReason, number>>;

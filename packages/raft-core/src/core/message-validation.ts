@@ -1,0 +1,98 @@
+import type { Entry } from "./types.js";
+
+const ENTRY_TYPES = new Set(["normal", "noop", "config"]);
+
+/**
+ * Checks that a message from the wire has the shape and the internal consistency a correct peer
+ * produces. Returns a reason string for a bad message, or undefined when it is well formed.
+ * Cheap: O(entries). It never throws, whatever `value` is.
+ */
+export function validateMessage(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return "not an object";
+  const m = value as Record<string, unknown>;
+  if (!isId(m.from) || !isId(m.to)) return "from/to must be non-empty strings";
+  if (typeof m.clusterId !== "string") return "clusterId must be a string";
+  if (!isIndex(m.term)) return "term must be a non-negative safe integer";
+  switch (m.type) {
+    case "vote":
+      if (typeof m.preVote !== "boolean" || typeof m.transfer !== "boolean") return "vote flags must be booleans";
+      if (!isIndex(m.lastLogIndex) || !isIndex(m.lastLogTerm)) return "vote log position must be safe integers";
+      if ((m.lastLogTerm as number) > (m.term as number)) return "vote lastLogTerm is above its term";
+      if ((m.term as number) === 0) return "vote term must be positive";
+      return undefined;
+    case "voteResp":
+      if (typeof m.preVote !== "boolean" || typeof m.granted !== "boolean") return "voteResp flags must be booleans";
+      return undefined;
+    case "app":
+      return validateAppend(m);
+    case "appResp":
+      if (typeof m.success !== "boolean") return "appResp.success must be a boolean";
+      if (!isIndex(m.index) || !isIndex(m.hintIndex) || !isIndex(m.hintTerm)) return "appResp indexes must be safe integers";
+      if ((m.hintIndex as number) > (m.index as number) && m.success === false) return "appResp hint is above the rejected index";
+      return undefined;
+    case "heartbeat":
+      if (!isIndex(m.commit) || !isIndex(m.round)) return "heartbeat commit/round must be safe integers";
+      return undefined;
+    case "heartbeatResp":
+      if (!isIndex(m.round)) return "heartbeatResp.round must be a safe integer";
+      return undefined;
+    case "prop":
+      if (!Array.isArray(m.proposals) || m.proposals.length === 0) return "prop.proposals must be a non-empty array";
+      for (const p of m.proposals as unknown[]) {
+        if (typeof p !== "object" || p === null) return "proposal must be an object";
+        const q = p as Record<string, unknown>;
+        if (!(q.data instanceof Uint8Array)) return "proposal.data must be bytes";
+        if (!isId(q.origin) || q.origin !== m.from) return "proposal.origin must be the sender";
+        if (!isIndex(q.requestId)) return "proposal.requestId must be a safe integer";
+        if (q.type !== undefined && q.type !== "normal" && q.type !== "config") return "proposal.type is unknown";
+      }
+      return undefined;
+    case "propReject":
+    case "readIndex":
+    case "readIndexResp":
+      if (!Array.isArray(m.requestIds) || !(m.requestIds as unknown[]).every(isIndex)) {
+        return `${m.type}.requestIds must be safe integers`;
+      }
+      if (m.type === "propReject" && typeof m.leaderHint !== "string") return "propReject.leaderHint must be a string";
+      if (m.type === "readIndexResp" && !isIndex(m.index)) return "readIndexResp.index must be a safe integer";
+      return undefined;
+    case "timeoutNow":
+      return undefined;
+    default:
+      return "unknown message type";
+  }
+}
+
+function validateAppend(m: Record<string, unknown>): string | undefined {
+  if (!isIndex(m.prevLogIndex) || !isIndex(m.prevLogTerm) || !isIndex(m.leaderCommit)) {
+    return "app indexes must be safe integers";
+  }
+  const term = m.term as number;
+  if ((m.prevLogTerm as number) > term) return "app prevLogTerm is above its term";
+  if ((m.prevLogIndex as number) === 0 && (m.prevLogTerm as number) !== 0) return "app prevLogTerm must be 0 at index 0";
+  if (!Array.isArray(m.entries)) return "app.entries must be an array";
+  let expectIndex = (m.prevLogIndex as number) + 1;
+  let lastTerm = m.prevLogTerm as number;
+  for (const raw of m.entries as unknown[]) {
+    if (typeof raw !== "object" || raw === null) return "entry must be an object";
+    const e = raw as Entry;
+    if (e.index !== expectIndex) return `entries are not contiguous at ${String(e.index)}`;
+    if (!isIndex(e.term) || e.term === 0 || e.term > term || e.term < lastTerm) return `entry ${expectIndex} has an impossible term`;
+    if (!ENTRY_TYPES.has(e.type)) return `entry ${expectIndex} has an unknown type`;
+    if (!(e.data instanceof Uint8Array)) return `entry ${expectIndex} data must be bytes`;
+    if (e.origin !== undefined && !isId(e.origin)) return `entry ${expectIndex} origin must be a string`;
+    if (e.requestId !== undefined && !isIndex(e.requestId)) return `entry ${expectIndex} requestId must be a safe integer`;
+    lastTerm = e.term;
+    expectIndex++;
+  }
+  if (!Number.isSafeInteger(expectIndex)) return "app indexes overflow";
+  return undefined;
+}
+
+function isIndex(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isId(v: unknown): v is string {
+  return typeof v === "string" && v.length > 0 && v.length <= 256;
+}

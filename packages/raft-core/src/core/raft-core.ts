@@ -1,0 +1,906 @@
+import { type CoreConfig, type ResolvedCoreConfig, resolveCoreConfig } from "./config.js";
+import { validateMessage } from "./message-validation.js";
+import { Progress, type ProgressState } from "./progress.js";
+import { type QuorumConfig, allVoters, hasJointQuorum, jointCommitted, jointVoteResult } from "./quorum.js";
+import { RaftLog } from "./raft-log.js";
+import { type ConfirmedReads, type PendingRead, ReadOnly } from "./read-only.js";
+import type {
+  AppendRequest,
+  AppendResponse,
+  DropCounters,
+  DropReason,
+  Entry,
+  HardState,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  Message,
+  NodeId,
+  Proposal,
+  ProposeRequest,
+  ReadIndexRequest,
+  ReadIndexResponse,
+  ReadState,
+  Ready,
+  RejectedProposals,
+  Role,
+  SoftState,
+  VoteRequest,
+  VoteResponse,
+} from "./types.js";
+
+/** What a node finds on its disk, handed to the core at start-up. */
+export interface CoreInitialState {
+  readonly hardState: HardState;
+  readonly entries: readonly Entry[];
+  /** The state machine's applied index: committed entries up to here are not handed out again. */
+  readonly applied: number;
+}
+
+export type ProposeResult =
+  | { readonly kind: "appended"; readonly index: number; readonly term: number }
+  | { readonly kind: "forwarded"; readonly to: NodeId }
+  | {
+      readonly kind: "rejected";
+      readonly reason: "not-leader" | "too-large" | "overloaded" | "transferring";
+      readonly leaderHint: NodeId;
+    };
+
+export interface PeerProgress {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+  readonly inflight: number;
+  readonly recentActive: boolean;
+  readonly isLearner: boolean;
+}
+
+export interface CoreStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly vote: NodeId;
+  readonly leader: NodeId;
+  readonly commit: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly stableIndex: number;
+  readonly applied: number;
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  readonly progress: Readonly<Record<NodeId, PeerProgress>>;
+}
+
+type WithoutEnvelope<M> = M extends Message ? Omit<M, "from" | "clusterId" | "term"> & { term?: number } : never;
+
+const EMPTY_HARD_STATE: HardState = { term: 0, vote: "", commit: 0 };
+
+/**
+ * The Raft protocol as a pure state machine (Ongaro's thesis, chapter 3 and §§6.2, 6.4, 9.6).
+ *
+ * Inputs: `tick`, `step`, `propose`, `readIndex`, `campaign`, `reportUnreachable`.
+ * Output: a `Ready` batch the caller executes, then acknowledges with `advance`. The core does no
+ * I/O, reads no clock and draws randomness only from the injected `Random`; the same inputs in
+ * the same order produce the same outputs.
+ *
+ * @example
+ * const core = new RaftCore({ id: "a", clusterId: "c", voters: ["a"], random });
+ * core.campaign();
+ * const rd = core.ready();   // persist rd.hardState + rd.entries, send messages, apply committed entries
+ * core.advance(rd);
+ */
+export class RaftCore {
+  readonly id: NodeId;
+  private readonly cfg: ResolvedCoreConfig;
+  private readonly log: RaftLog;
+
+  private term: number;
+  private vote: NodeId;
+  private leader: NodeId = "";
+  private role: Role = "follower";
+  private quorum: QuorumConfig;
+  private learners: NodeId[];
+
+  /** Leader only: every other member's replication state (and our own, for commit counting). */
+  private readonly progress = new Map<NodeId, Progress>();
+  /** Candidates only: votes received in the current (pre-)election. */
+  private readonly votes = new Map<NodeId, boolean>();
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTicks = 0;
+  private readonly readOnly = new ReadOnly();
+  /** Leader only: bytes of entries this leader appended that are not yet committed. */
+  private uncommittedBytes = 0;
+
+  // Accumulated output, drained by ready().
+  private messages: Message[] = [];
+  private messagesAfterPersist: Message[] = [];
+  private readStates: ReadState[] = [];
+  private rejected: RejectedProposals[] = [];
+  /** Leader: appends are broadcast once per Ready so that many proposals share one message. */
+  private needsBroadcast = false;
+  /** Leader: the commit index advanced; followers should hear of it even without new entries. */
+  private commitAdvanced = false;
+  /** Follower: proposals and reads to forward to the leader at the next flush. */
+  private forwardQueue: Proposal[] = [];
+  private forwardReadQueue: number[] = [];
+  /** Follower: reads sent to `leader` whose answers are outstanding. */
+  private readonly forwardedReads = new Set<number>();
+
+  private lastSoft: SoftState;
+  private lastHard: HardState;
+  private outstanding: Ready | undefined;
+  private readonly drops: Record<DropReason, number> = {
+    "wrong-cluster": 0,
+    "not-addressed-to-me": 0,
+    malformed: 0,
+    "stale-term": 0,
+    "unknown-sender": 0,
+    unexpected: 0,
+    impossible: 0,
+    "in-lease": 0,
+  };
+  private lastDrop = "";
+
+  private stepRole: (m: Message) => void;
+  private tickRole: () => void;
+
+  constructor(config: CoreConfig, initial?: CoreInitialState) {
+    this.cfg = resolveCoreConfig(config);
+    this.id = this.cfg.id;
+    const hs = initial?.hardState ?? EMPTY_HARD_STATE;
+    this.log = new RaftLog(initial?.entries ?? [], hs.commit, initial?.applied ?? 0);
+    this.term = hs.term;
+    this.vote = hs.vote;
+    this.quorum = { incoming: [...this.cfg.voters], outgoing: [] };
+    this.learners = [...this.cfg.learners];
+    this.lastHard = { term: hs.term, vote: hs.vote, commit: hs.commit };
+    this.lastSoft = { role: "follower", leader: "" };
+    this.stepRole = this.stepFollower;
+    this.tickRole = this.tickElection;
+    this.resetRandomizedElectionTicks();
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** Advances logical time by one tick (election and heartbeat timers). */
+  tick(): void {
+    this.tickRole();
+  }
+
+  /**
+   * Feeds a message received from a peer. Never throws: a malformed, foreign or impossible
+   * message is dropped and counted in `dropCounters()`.
+   */
+  step(message: Message): void {
+    const bad = validateMessage(message);
+    if (bad !== undefined) return this.drop("malformed", bad);
+    if (message.clusterId !== this.cfg.clusterId) return this.drop("wrong-cluster", message.clusterId);
+    if (message.to !== this.id) return this.drop("not-addressed-to-me", message.to);
+    if (message.from === this.id) return this.drop("malformed", "message from myself");
+    if (!this.stepTerm(message)) return;
+    if (message.type === "vote") return this.handleVoteRequest(message);
+    this.stepRole(message);
+  }
+
+  /**
+   * Offers one proposal. On the leader it is appended at once (and broadcast with the next Ready);
+   * on a follower it is forwarded to the leader when forwarding is on.
+   */
+  propose(proposal: Proposal): ProposeResult {
+    const bytes = proposal.data.byteLength;
+    if (bytes > this.cfg.maxEntryBytes) return { kind: "rejected", reason: "too-large", leaderHint: this.leader };
+    if (this.role === "leader") return this.appendProposal(proposal);
+    if (this.leader !== "" && this.cfg.forwardProposals) {
+      this.forwardQueue.push(proposal);
+      return { kind: "forwarded", to: this.leader };
+    }
+    return { kind: "rejected", reason: "not-leader", leaderHint: this.leader };
+  }
+
+  /**
+   * Asks for a linearizable read index (thesis §6.4). The answer is a `ReadState` in a later Ready:
+   * serve the read once the state machine has applied `index`; index 0 means retry.
+   */
+  readIndex(requestId: number): void {
+    if (this.role === "leader") return this.addRead({ requestId, origin: this.id });
+    if (this.leader !== "" && this.cfg.forwardProposals) {
+      this.forwardReadQueue.push(requestId);
+      return;
+    }
+    this.readStates.push({ requestId, index: 0 });
+  }
+
+  /** Starts an election now, skipping PreVote (used to bootstrap and in tests). */
+  campaign(): void {
+    if (!this.isPromotable() || this.role === "leader") return;
+    this.becomeCandidate();
+  }
+
+  /** The transport could not reach `peer`: stop pipelining to it until it answers again. */
+  reportUnreachable(peer: NodeId): void {
+    const pr = this.progress.get(peer);
+    if (this.role === "leader" && pr !== undefined && pr.state === "replicate") pr.becomeProbe();
+  }
+
+  // ---------------------------------------------------------------- Ready
+
+  hasReady(): boolean {
+    if (this.outstanding !== undefined) return false;
+    return (
+      this.messages.length > 0 ||
+      this.messagesAfterPersist.length > 0 ||
+      this.log.persistFrom <= this.log.lastIndex() ||
+      this.log.commit > this.log.applied ||
+      this.readStates.length > 0 ||
+      this.rejected.length > 0 ||
+      this.needsBroadcast ||
+      this.forwardQueue.length > 0 ||
+      this.forwardReadQueue.length > 0 ||
+      (this.role === "leader" && this.readOnly.hasWaiting() && this.committedCurrentTerm()) ||
+      this.softChanged() ||
+      this.hardChanged()
+    );
+  }
+
+  /** Drains everything accumulated. Exactly one Ready may be outstanding; call `advance` next. */
+  ready(): Ready {
+    if (this.outstanding !== undefined) throw new Error("RaftCore.ready: the previous Ready was not advanced");
+    this.flush();
+    const soft = this.softChanged() ? { role: this.role, leader: this.leader } : undefined;
+    const hard = this.hardChanged() ? this.hardState() : undefined;
+    const rd: Ready = {
+      softState: soft,
+      hardState: hard,
+      entries: this.log.takeUnpersisted(),
+      messages: this.messages,
+      messagesAfterPersist: this.messagesAfterPersist,
+      committedEntries: this.log.takeCommitted(),
+      readStates: this.readStates,
+      rejectedProposals: this.rejected,
+    };
+    if (soft !== undefined) this.lastSoft = soft;
+    if (hard !== undefined) this.lastHard = hard;
+    this.messages = [];
+    this.messagesAfterPersist = [];
+    this.readStates = [];
+    this.rejected = [];
+    this.outstanding = rd;
+    return rd;
+  }
+
+  /** The Ready's write is durable and its committed entries were taken for applying. */
+  advance(rd: Ready): void {
+    if (rd !== this.outstanding) throw new Error("RaftCore.advance: not the outstanding Ready");
+    this.outstanding = undefined;
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1];
+      this.log.stableTo(last.index, last.term);
+    }
+    if (this.role === "leader") {
+      const self = this.progress.get(this.id);
+      // The leader counts itself only for entries durable on its own disk (thesis §10.2.1).
+      if (self !== undefined) self.maybeUpdate(this.log.stableIndex);
+      this.maybeCommit();
+    }
+  }
+
+  status(): CoreStatus {
+    const progress: Record<NodeId, PeerProgress> = {};
+    if (this.role === "leader") {
+      for (const [id, pr] of this.progress) {
+        progress[id] = {
+          match: pr.match,
+          next: pr.next,
+          state: pr.state,
+          inflight: pr.inflights.size(),
+          recentActive: pr.recentActive,
+          isLearner: pr.isLearner,
+        };
+      }
+    }
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      vote: this.vote,
+      leader: this.leader,
+      commit: this.log.commit,
+      lastIndex: this.log.lastIndex(),
+      lastTerm: this.log.lastTerm(),
+      stableIndex: this.log.stableIndex,
+      applied: this.log.applied,
+      voters: allVoters(this.quorum),
+      learners: [...this.learners],
+      progress,
+    };
+  }
+
+  dropCounters(): DropCounters {
+    return { ...this.drops };
+  }
+
+  /** The reason of the most recent drop, for debugging. */
+  lastDropReason(): string {
+    return this.lastDrop;
+  }
+
+  /** The entry at `index` if the core still holds it (tests and the simulator's oracle). */
+  entryAt(index: number): Entry | undefined {
+    return index >= this.log.firstIndex() && index <= this.log.lastIndex() ? this.log.entryAt(index) : undefined;
+  }
+
+  // ---------------------------------------------------------------- terms and votes
+
+  /**
+   * Applies the term rules common to every role (§3.3: a higher term makes us a follower; a lower
+   * one is stale). Returns false when the message must go no further.
+   */
+  private stepTerm(m: Message): boolean {
+    if (m.term > this.term) {
+      if (m.type === "vote") {
+        // Leader stickiness (thesis §4.2.3): while we hear from a leader, ignore campaigns, so a
+        // removed or partitioned node cannot depose it. A TimeoutNow campaign is invited.
+        const inLease = this.cfg.checkQuorum && this.leader !== "" && this.electionElapsed < this.cfg.electionTicks;
+        if (inLease && !m.transfer) {
+          this.drop("in-lease", `vote from ${m.from} while leader ${this.leader} is live`);
+          return false;
+        }
+        // A PreVote never changes our term (thesis §9.6).
+        if (m.preVote) return true;
+      }
+      // A granted PreVote carries the term the candidate would use; it is not a newer term.
+      if (m.type === "voteResp" && m.preVote && m.granted) return true;
+      const leader = m.type === "app" || m.type === "heartbeat" || m.type === "timeoutNow" ? m.from : "";
+      this.becomeFollower(m.term, leader);
+      return true;
+    }
+    if (m.term < this.term) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === "app" || m.type === "heartbeat")) {
+        // A deposed leader may be isolated from the rest; tell it our term so it steps down,
+        // instead of leaving it stuck (with PreVote it would otherwise never learn of newer terms).
+        this.send({ type: "appResp", to: m.from, success: false, index: 0, hintIndex: 0, hintTerm: 0 });
+      } else if (m.type === "vote" && m.preVote) {
+        this.send({ type: "voteResp", to: m.from, preVote: true, granted: false });
+      } else {
+        this.drop("stale-term", `${m.type} from ${m.from} at term ${m.term} < ${this.term}`);
+      }
+      return false;
+    }
+    return true;
+  }
+
+  /** RequestVote and PreVote (§3.4, §3.6.1, thesis §9.6): grant at most one vote per term, to an up-to-date log. */
+  private handleVoteRequest(m: VoteRequest): void {
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === "" && this.leader === "") ||
+      (m.preVote && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
+      // A granted PreVote answers with the term the candidate asked for.
+      this.send({ type: "voteResp", to: m.from, term: m.term, preVote: m.preVote, granted: true });
+      if (!m.preVote) {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+      return;
+    }
+    this.send({ type: "voteResp", to: m.from, preVote: m.preVote, granted: false });
+  }
+
+  private handleVoteResponse(m: VoteResponse): void {
+    const expectPreVote = this.role === "pre-candidate";
+    if (m.preVote !== expectPreVote) return this.drop("unexpected", `stale ${m.preVote ? "pre-" : ""}vote response`);
+    // Only voters' votes count (rule 2); the quorum functions ignore anyone else.
+    this.votes.set(m.from, m.granted);
+    this.tallyVotes();
+  }
+
+  private tallyVotes(): void {
+    const result = jointVoteResult(this.quorum, this.votes);
+    if (result === "won") {
+      if (this.role === "pre-candidate") this.becomeCandidate();
+      else this.becomeLeader();
+    } else if (result === "lost") {
+      this.becomeFollower(this.term, "");
+    }
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  private becomeFollower(term: number, leader: NodeId): void {
+    const wasLeader = this.role === "leader";
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = "";
+    }
+    if (wasLeader) this.failLeaderReads();
+    if (leader !== this.leader) this.failForwarded(leader);
+    this.role = "follower";
+    this.leader = leader;
+    this.stepRole = this.stepFollower;
+    this.tickRole = this.tickElection;
+    this.resetTimers();
+  }
+
+  private becomePreCandidate(): void {
+    if (this.role === "leader") throw new Error("RaftCore: a leader cannot become a pre-candidate");
+    this.failForwarded("");
+    this.role = "pre-candidate";
+    this.leader = "";
+    this.stepRole = this.stepCandidate;
+    this.tickRole = this.tickElection;
+    this.resetTimers();
+    this.votes.clear();
+    this.votes.set(this.id, true);
+    this.requestVotes(true, false);
+    this.tallyVotes();
+  }
+
+  private becomeCandidate(transfer = false): void {
+    if (this.role === "leader") throw new Error("RaftCore: a leader cannot become a candidate");
+    this.failForwarded("");
+    this.term += 1;
+    this.vote = this.id;
+    this.role = "candidate";
+    this.leader = "";
+    this.stepRole = this.stepCandidate;
+    this.tickRole = this.tickElection;
+    this.resetTimers();
+    this.votes.clear();
+    this.votes.set(this.id, true);
+    this.requestVotes(false, transfer);
+    this.tallyVotes();
+  }
+
+  private becomeLeader(): void {
+    if (this.role !== "candidate") throw new Error(`RaftCore: only a candidate can become leader, not a ${this.role}`);
+    this.role = "leader";
+    this.leader = this.id;
+    this.stepRole = this.stepLeader;
+    this.tickRole = this.tickHeartbeat;
+    this.resetTimers();
+    this.uncommittedBytes = 0;
+    this.progress.clear();
+    const next = this.log.lastIndex() + 1;
+    for (const id of allVoters(this.quorum)) this.addProgress(id, next, false);
+    for (const id of this.learners) this.addProgress(id, next, true);
+    const self = this.progress.get(this.id);
+    if (self !== undefined) {
+      self.becomeReplicate();
+      self.maybeUpdate(this.log.stableIndex);
+    }
+    // A no-op of the new term lets the leader commit, and so learn, everything before it (§3.6.2, §6.4).
+    this.log.append({ index: next, term: this.term, type: "noop", data: EMPTY_DATA });
+    this.needsBroadcast = true;
+  }
+
+  private addProgress(id: NodeId, next: number, isLearner: boolean): void {
+    const pr = new Progress(next, isLearner, this.cfg.maxInflightMessages, this.cfg.maxMessageBytes * this.cfg.maxInflightMessages);
+    // Give every peer a full election timeout before CheckQuorum may count it as silent.
+    pr.recentActive = true;
+    this.progress.set(id, pr);
+  }
+
+  private requestVotes(preVote: boolean, transfer: boolean): void {
+    const term = preVote ? this.term + 1 : this.term;
+    for (const id of allVoters(this.quorum)) {
+      if (id === this.id) continue;
+      this.send({
+        type: "vote",
+        to: id,
+        term,
+        preVote,
+        transfer,
+        lastLogIndex: this.log.lastIndex(),
+        lastLogTerm: this.log.lastTerm(),
+      });
+    }
+  }
+
+  private isPromotable(): boolean {
+    return this.quorum.incoming.includes(this.id) || this.quorum.outgoing.includes(this.id);
+  }
+
+  // ---------------------------------------------------------------- ticks
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTicks) {
+      this.electionElapsed = 0;
+      if (this.cfg.preVote) this.becomePreCandidate();
+      else this.becomeCandidate();
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.cfg.electionTicks) {
+      this.electionElapsed = 0;
+      // CheckQuorum (thesis §6.2): a leader that has not heard from a quorum of voters steps down,
+      // so clients stop waiting on it and a healthy majority can elect another.
+      if (this.cfg.checkQuorum && !this.quorumActive()) {
+        this.becomeFollower(this.term, "");
+        return;
+      }
+      for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
+    }
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat(0);
+    }
+  }
+
+  private quorumActive(): boolean {
+    return hasJointQuorum(this.quorum, (id) => id === this.id || this.progress.get(id)?.recentActive === true);
+  }
+
+  private resetTimers(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTicks();
+  }
+
+  private resetRandomizedElectionTicks(): void {
+    // Randomized timeouts in [T, 2T) make split votes rare (§3.4).
+    this.randomizedElectionTicks = this.cfg.electionTicks + this.cfg.random.nextInt(this.cfg.electionTicks);
+  }
+
+  // ---------------------------------------------------------------- role step functions
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case "app":
+        this.electionElapsed = 0;
+        this.setLeader(m.from);
+        return this.handleAppend(m);
+      case "heartbeat":
+        this.electionElapsed = 0;
+        this.setLeader(m.from);
+        return this.handleHeartbeat(m);
+      case "timeoutNow":
+        if (this.isPromotable()) this.becomeCandidate(true);
+        return;
+      case "readIndexResp":
+        return this.handleReadIndexResponse(m);
+      case "propReject":
+        this.rejected.push({ requestIds: m.requestIds, leaderHint: m.leaderHint });
+        return;
+      case "prop":
+        // Forwarding once only: a follower never relays another follower's proposals.
+        return this.rejectForwarded(m);
+      case "readIndex":
+        return this.refuseReads(m);
+      default:
+        return this.drop("unexpected", `${m.type} to a follower`);
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case "app":
+      case "heartbeat":
+        // A leader of our term exists (§3.4): give up the election.
+        this.becomeFollower(this.term, m.from);
+        return this.stepFollower(m);
+      case "voteResp":
+        return this.handleVoteResponse(m);
+      case "prop":
+        return this.rejectForwarded(m);
+      case "readIndex":
+        return this.refuseReads(m);
+      case "propReject":
+        this.rejected.push({ requestIds: m.requestIds, leaderHint: m.leaderHint });
+        return;
+      default:
+        return this.drop("unexpected", `${m.type} to a ${this.role}`);
+    }
+  }
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case "appResp":
+        return this.handleAppendResponse(m);
+      case "heartbeatResp":
+        return this.handleHeartbeatResponse(m);
+      case "prop":
+        return this.handleForwardedProposals(m);
+      case "readIndex":
+        for (const requestId of m.requestIds) this.addRead({ requestId, origin: m.from });
+        return;
+      default:
+        return this.drop("unexpected", `${m.type} to a leader`);
+    }
+  }
+
+  private setLeader(leader: NodeId): void {
+    if (leader !== this.leader) {
+      this.failForwarded(leader);
+      this.leader = leader;
+    }
+  }
+
+  // ---------------------------------------------------------------- replication: follower side
+
+  /** AppendEntries receiver (§3.5, rules 3 and 4). */
+  private handleAppend(m: AppendRequest): void {
+    if (m.prevLogIndex < this.log.commit) {
+      // Everything up to our commit index is already settled; tell the leader where we are.
+      this.send({ type: "appResp", to: m.from, success: true, index: this.log.commit, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    if (this.log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {
+      const lastNew = this.log.appendAfter(m.prevLogIndex, m.entries);
+      if (lastNew < 0) return this.drop("impossible", `append from ${m.from} conflicts below commit ${this.log.commit}`);
+      // Rule 3: never commit past what this message proved we hold.
+      this.log.commitTo(Math.min(m.leaderCommit, lastNew));
+      this.send({ type: "appResp", to: m.from, success: true, index: lastNew, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    const hint = this.log.findConflictByTerm(Math.min(m.prevLogIndex, this.log.lastIndex()), m.prevLogTerm);
+    this.send({
+      type: "appResp",
+      to: m.from,
+      success: false,
+      index: m.prevLogIndex,
+      hintIndex: hint.index,
+      hintTerm: hint.term,
+    });
+  }
+
+  private handleHeartbeat(m: HeartbeatRequest): void {
+    // The leader sends min(match, commit), so this never commits an entry we do not hold.
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    this.send({ type: "heartbeatResp", to: m.from, round: m.round });
+  }
+
+  // ---------------------------------------------------------------- replication: leader side
+
+  private appendProposal(proposal: Proposal): ProposeResult {
+    const bytes = proposal.data.byteLength;
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.cfg.maxUncommittedBytes) {
+      return { kind: "rejected", reason: "overloaded", leaderHint: this.leader };
+    }
+    const index = this.log.lastIndex() + 1;
+    this.log.append({
+      index,
+      term: this.term,
+      type: proposal.type ?? "normal",
+      data: proposal.data,
+      origin: proposal.origin,
+      requestId: proposal.requestId,
+    });
+    this.uncommittedBytes += bytes;
+    this.needsBroadcast = true;
+    return { kind: "appended", index, term: this.term };
+  }
+
+  private handleForwardedProposals(m: ProposeRequest): void {
+    const refused: number[] = [];
+    for (const p of m.proposals) {
+      const result = this.propose(p);
+      if (result.kind !== "appended") refused.push(p.requestId);
+    }
+    if (refused.length > 0) this.send({ type: "propReject", to: m.from, requestIds: refused, leaderHint: this.leader });
+  }
+
+  private handleAppendResponse(m: AppendResponse): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return this.drop("unknown-sender", `appResp from ${m.from}`);
+    pr.recentActive = true;
+    if (!m.success) {
+      // Conflict hint (thesis §5.4.2 optimisation): skip every entry of a term the follower cannot match.
+      const matchHint = m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
+      if (pr.maybeDecrTo(m.index, matchHint)) this.sendAppends(m.from, false);
+      return;
+    }
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === "probe") pr.becomeReplicate();
+    else pr.inflights.freeLE(m.index);
+    if (this.maybeCommit()) return;
+    this.sendAppends(m.from, false);
+  }
+
+  private handleHeartbeatResponse(m: HeartbeatResponse): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return this.drop("unknown-sender", `heartbeatResp from ${m.from}`);
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (pr.match < this.log.lastIndex()) this.sendAppends(m.from, false);
+    if (m.round > 0) this.releaseReads(this.readOnly.ack(m.from, m.round, (acks) => this.isReadQuorum(acks)));
+  }
+
+  /**
+   * Commits the highest index stored by a quorum, but only an entry of the current term
+   * (§3.6.2: counting replicas of an older term's entry is unsafe, Figure 3.7).
+   */
+  private maybeCommit(): boolean {
+    const index = jointCommitted(this.quorum, (id) => this.progress.get(id)?.match ?? 0);
+    if (index <= this.log.commit || this.log.termAt(index) !== this.term) return false;
+    const before = this.log.commit;
+    this.log.commitTo(index);
+    for (let i = before + 1; i <= index; i++) {
+      const e = this.log.entryAt(i);
+      if (e.term === this.term) this.uncommittedBytes -= e.data.byteLength;
+    }
+    this.commitAdvanced = true;
+    this.needsBroadcast = true;
+    return true;
+  }
+
+  /** Sends appends to `to` until its window is full or it has everything. */
+  private sendAppends(to: NodeId, sendIfEmpty: boolean): void {
+    let first = true;
+    while (this.sendAppend(to, first && sendIfEmpty)) first = false;
+  }
+
+  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.progress.get(to);
+    if (pr === undefined || pr.isPaused()) return false;
+    const prevLogIndex = pr.next - 1;
+    const prevLogTerm = this.log.termAt(prevLogIndex);
+    if (prevLogTerm === undefined) {
+      throw new Error(`RaftCore: no term for index ${prevLogIndex} (snapshots are not supported yet)`);
+    }
+    const last = this.log.lastIndex();
+    const entries = pr.next <= last ? this.log.slice(pr.next, last, this.cfg.maxMessageBytes) : [];
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    let bytes = 0;
+    for (const e of entries) bytes += e.data.byteLength;
+    this.send({ type: "app", to, prevLogIndex, prevLogTerm, entries, leaderCommit: this.log.commit });
+    pr.sentEntries(entries.length > 0 ? entries[entries.length - 1].index : prevLogIndex, bytes, entries.length);
+    return entries.length > 0 && pr.state === "replicate";
+  }
+
+  private broadcastHeartbeat(round: number): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      this.send({ type: "heartbeat", to: id, commit: Math.min(pr.match, this.log.commit), round });
+    }
+  }
+
+  // ---------------------------------------------------------------- ReadIndex (rule 6)
+
+  private committedCurrentTerm(): boolean {
+    return this.log.termAt(this.log.commit) === this.term;
+  }
+
+  private addRead(read: PendingRead): void {
+    this.readOnly.add(read);
+  }
+
+  private isReadQuorum(acks: ReadonlySet<NodeId>): boolean {
+    return hasJointQuorum(this.quorum, (id) => acks.has(id));
+  }
+
+  private startReadRound(): void {
+    const round = this.readOnly.startRound(this.log.commit, this.id);
+    this.broadcastHeartbeat(round);
+    this.releaseReads(this.readOnly.confirmReady((acks) => this.isReadQuorum(acks)));
+  }
+
+  private releaseReads(batches: ConfirmedReads[]): void {
+    const remote = new Map<NodeId, number[]>();
+    for (const batch of batches) {
+      for (const read of batch.reads) {
+        if (read.origin === this.id) this.readStates.push({ requestId: read.requestId, index: batch.index });
+        else {
+          let ids = remote.get(read.origin);
+          if (ids === undefined) remote.set(read.origin, (ids = []));
+          ids.push(read.requestId);
+        }
+      }
+      for (const [origin, requestIds] of remote) {
+        this.send({ type: "readIndexResp", to: origin, requestIds, index: batch.index });
+      }
+      remote.clear();
+    }
+  }
+
+  /** Leadership is gone: every read it was confirming fails and must be retried (rule 6). */
+  private failLeaderReads(): void {
+    const remote = new Map<NodeId, number[]>();
+    for (const read of this.readOnly.drainAll()) {
+      if (read.origin === this.id) this.readStates.push({ requestId: read.requestId, index: 0 });
+      else {
+        let ids = remote.get(read.origin);
+        if (ids === undefined) remote.set(read.origin, (ids = []));
+        ids.push(read.requestId);
+      }
+    }
+    for (const [origin, requestIds] of remote) this.send({ type: "readIndexResp", to: origin, requestIds, index: 0 });
+  }
+
+  private handleReadIndexResponse(m: ReadIndexResponse): void {
+    for (const requestId of m.requestIds) {
+      if (this.forwardedReads.delete(requestId)) this.readStates.push({ requestId, index: m.index });
+    }
+  }
+
+  private refuseReads(m: ReadIndexRequest): void {
+    this.send({ type: "readIndexResp", to: m.from, requestIds: m.requestIds, index: 0 });
+  }
+
+  private rejectForwarded(m: ProposeRequest): void {
+    this.send({ type: "propReject", to: m.from, requestIds: m.proposals.map((p) => p.requestId), leaderHint: this.leader });
+  }
+
+  /**
+   * The leader we forwarded to is gone or changed: reads in flight fail (retryable), and queued
+   * proposals that never left are refused (certainly not applied).
+   */
+  private failForwarded(newLeader: NodeId): void {
+    for (const requestId of this.forwardedReads) this.readStates.push({ requestId, index: 0 });
+    this.forwardedReads.clear();
+    for (const requestId of this.forwardReadQueue) this.readStates.push({ requestId, index: 0 });
+    this.forwardReadQueue = [];
+    if (this.forwardQueue.length > 0) {
+      this.rejected.push({ requestIds: this.forwardQueue.map((p) => p.requestId), leaderHint: newLeader });
+      this.forwardQueue = [];
+    }
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /** Turns batched intentions into messages, once per Ready. */
+  private flush(): void {
+    if (this.role === "leader") {
+      if (this.readOnly.hasWaiting() && this.committedCurrentTerm()) this.startReadRound();
+      if (this.needsBroadcast) {
+        const carryCommit = this.commitAdvanced;
+        for (const id of this.progress.keys()) if (id !== this.id) this.sendAppends(id, carryCommit);
+        this.needsBroadcast = false;
+        this.commitAdvanced = false;
+      }
+      return;
+    }
+    if (this.leader === "") return;
+    if (this.forwardQueue.length > 0) {
+      this.send({ type: "prop", to: this.leader, proposals: this.forwardQueue });
+      this.forwardQueue = [];
+    }
+    if (this.forwardReadQueue.length > 0) {
+      for (const id of this.forwardReadQueue) this.forwardedReads.add(id);
+      this.send({ type: "readIndex", to: this.leader, requestIds: this.forwardReadQueue });
+      this.forwardReadQueue = [];
+    }
+  }
+
+  /**
+   * Stamps the envelope and files the message: responses and vote requests wait for the Ready's
+   * write (they vouch for durable term, vote and entries); the rest may leave at once.
+   */
+  private send(partial: WithoutEnvelope<Message>): void {
+    const m = { ...partial, from: this.id, clusterId: this.cfg.clusterId, term: partial.term ?? this.term } as Message;
+    switch (m.type) {
+      case "vote":
+      case "voteResp":
+      case "appResp":
+      case "heartbeatResp":
+        this.messagesAfterPersist.push(m);
+        return;
+      default:
+        this.messages.push(m);
+    }
+  }
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.commit };
+  }
+
+  private hardChanged(): boolean {
+    const h = this.lastHard;
+    return h.term !== this.term || h.vote !== this.vote || h.commit !== this.log.commit;
+  }
+
+  private softChanged(): boolean {
+    return this.lastSoft.role !== this.role || this.lastSoft.leader !== this.leader;
+  }
+
+  private drop(reason: DropReason, detail: string): void {
+    this.drops[reason]++;
+    this.lastDrop = `${reason}: ${detail}`;
+  }
+}
+
+const EMPTY_DATA = new Uint8Array(0);

@@ -1,0 +1,141 @@
+import type { CoreConfig } from "../../src/core/config.js";
+import type { Random } from "../../src/core/random.js";
+import { type CoreInitialState, RaftCore } from "../../src/core/raft-core.js";
+import type { Entry, HardState, Message, NodeId, Ready } from "../../src/core/types.js";
+
+/** A tiny deterministic PRNG for core tests (the simulator has its own). */
+export class TestRandom implements Random {
+  private state: number;
+  constructor(seed: number) {
+    this.state = seed >>> 0 || 1;
+  }
+  nextInt(bound: number): number {
+    // xorshift32: good enough to spread election timeouts in tests.
+    let x = this.state;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    this.state = x;
+    return x % bound;
+  }
+}
+
+/** What one test node "has on disk" and has applied, maintained by the harness. */
+export interface TestNode {
+  core: RaftCore;
+  hard: HardState;
+  log: Entry[];
+  applied: Entry[];
+  readyCount: number;
+}
+
+export type Filter = (m: Message) => boolean;
+
+/**
+ * An in-test cluster of bare cores: `drain()` runs Ready cycles with instant persistence and
+ * delivers messages until nothing moves, so protocol tests read like the paper's scenarios.
+ */
+export class CoreCluster {
+  readonly nodes = new Map<NodeId, TestNode>();
+  /** Messages delivered, in order, for tests that inspect traffic. */
+  readonly delivered: Message[] = [];
+  /** Returning false drops the message. */
+  filter: Filter = () => true;
+
+  constructor(
+    ids: readonly NodeId[],
+    readonly overrides: Partial<CoreConfig> = {},
+    seed = 1,
+  ) {
+    let i = 0;
+    for (const id of ids) this.add(id, ids, seed + i++);
+  }
+
+  add(id: NodeId, voters: readonly NodeId[], seed: number, initial?: CoreInitialState): TestNode {
+    const core = new RaftCore({ id, clusterId: "test", voters, random: new TestRandom(seed), ...this.overrides }, initial);
+    const node: TestNode = {
+      core,
+      hard: initial?.hardState ?? { term: 0, vote: "", commit: 0 },
+      log: [...(initial?.entries ?? [])],
+      applied: [],
+      readyCount: 0,
+    };
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  get(id: NodeId): TestNode {
+    const n = this.nodes.get(id);
+    if (n === undefined) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** Runs one Ready on `id`, persisting instantly; returns the Ready and the messages it emitted. */
+  cycle(id: NodeId): { ready: Ready; out: Message[] } | undefined {
+    const node = this.get(id);
+    if (!node.core.hasReady()) return undefined;
+    const rd = node.core.ready();
+    node.readyCount++;
+    if (rd.hardState) node.hard = rd.hardState;
+    if (rd.entries.length > 0) {
+      const first = rd.entries[0].index;
+      node.log.length = first - 1;
+      node.log.push(...rd.entries);
+    }
+    node.applied.push(...rd.committedEntries);
+    node.core.advance(rd);
+    return { ready: rd, out: [...rd.messages, ...rd.messagesAfterPersist] };
+  }
+
+  /** Delivers messages until quiet (bounded so a livelock fails the test instead of hanging). */
+  drain(maxRounds = 1000): void {
+    for (let round = 0; round < maxRounds; round++) {
+      const inFlight: Message[] = [];
+      for (const id of this.nodes.keys()) {
+        const c = this.cycle(id);
+        if (c) inFlight.push(...c.out);
+      }
+      if (inFlight.length === 0) return;
+      for (const m of inFlight) this.deliver(m);
+    }
+    throw new Error("CoreCluster.drain: still busy after maxRounds");
+  }
+
+  deliver(m: Message): void {
+    if (!this.filter(m)) return;
+    const node = this.nodes.get(m.to);
+    if (node === undefined) return;
+    this.delivered.push(m);
+    node.core.step(m);
+  }
+
+  tickAll(times = 1): void {
+    for (let t = 0; t < times; t++) for (const n of this.nodes.values()) n.core.tick();
+  }
+
+  /** Elects `id` directly and settles the cluster. */
+  elect(id: NodeId): void {
+    this.get(id).core.campaign();
+    this.drain();
+    const s = this.get(id).core.status();
+    if (s.role !== "leader") throw new Error(`${id} did not become leader (${s.role}, term ${s.term})`);
+  }
+
+  leaders(): NodeId[] {
+    return [...this.nodes.values()].filter((n) => n.core.status().role === "leader").map((n) => n.core.id);
+  }
+
+  propose(id: NodeId, text: string, requestId = 1) {
+    return this.get(id).core.propose({ data: new TextEncoder().encode(text), origin: id, requestId });
+  }
+}
+
+export function text(e: Entry): string {
+  return new TextDecoder().decode(e.data);
+}
+
+export function entry(index: number, term: number, data = ""): Entry {
+  return { index, term, type: "normal", data: new TextEncoder().encode(data) };
+}
