@@ -72,7 +72,8 @@ export function resolveCoreConfig(config: CoreConfig): ResolvedCoreConfig {
 }
 
 function positive(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`config.${name} must be a positive integer, got ${value}`);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new Error(`config.${name} must be a positive integer, got ${value}`);
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

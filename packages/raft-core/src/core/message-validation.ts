@@ -27,8 +27,10 @@ export function validateMessage(value: unknown): string | undefined {
       return validateAppend(m);
     case "appResp":
       if (typeof m.success !== "boolean") return "appResp.success must be a boolean";
-      if (!isIndex(m.index) || !isIndex(m.hintIndex) || !isIndex(m.hintTerm)) return "appResp indexes must be safe integers";
-      if ((m.hintIndex as number) > (m.index as number) && m.success === false) return "appResp hint is above the rejected index";
+      if (!isIndex(m.index) || !isIndex(m.hintIndex) || !isIndex(m.hintTerm))
+        return "appResp indexes must be safe integers";
+      if ((m.hintIndex as number) > (m.index as number) && m.success === false)
+        return "appResp hint is above the rejected index";
       return undefined;
     case "heartbeat":
       if (!isIndex(m.commit) || !isIndex(m.round)) return "heartbeat commit/round must be safe integers";
@@ -69,7 +71,8 @@ function validateAppend(m: Record<string, unknown>): string | undefined {
   }
   const term = m.term as number;
   if ((m.prevLogTerm as number) > term) return "app prevLogTerm is above its term";
-  if ((m.prevLogIndex as number) === 0 && (m.prevLogTerm as number) !== 0) return "app prevLogTerm must be 0 at index 0";
+  if ((m.prevLogIndex as number) === 0 && (m.prevLogTerm as number) !== 0)
+    return "app prevLogTerm must be 0 at index 0";
   if (!Array.isArray(m.entries)) return "app.entries must be an array";
   let expectIndex = (m.prevLogIndex as number) + 1;
   let lastTerm = m.prevLogTerm as number;
@@ -77,11 +80,13 @@ function validateAppend(m: Record<string, unknown>): string | undefined {
     if (typeof raw !== "object" || raw === null) return "entry must be an object";
     const e = raw as Entry;
     if (e.index !== expectIndex) return `entries are not contiguous at ${String(e.index)}`;
-    if (!isIndex(e.term) || e.term === 0 || e.term > term || e.term < lastTerm) return `entry ${expectIndex} has an impossible term`;
+    if (!isIndex(e.term) || e.term === 0 || e.term > term || e.term < lastTerm)
+      return `entry ${expectIndex} has an impossible term`;
     if (!ENTRY_TYPES.has(e.type)) return `entry ${expectIndex} has an unknown type`;
     if (!(e.data instanceof Uint8Array)) return `entry ${expectIndex} data must be bytes`;
     if (e.origin !== undefined && !isId(e.origin)) return `entry ${expectIndex} origin must be a string`;
-    if (e.requestId !== undefined && !isIndex(e.requestId)) return `entry ${expectIndex} requestId must be a safe integer`;
+    if (e.requestId !== undefined && !isIndex(e.requestId))
+      return `entry ${expectIndex} requestId must be a safe integer`;
     lastTerm = e.term;
     expectIndex++;
   }

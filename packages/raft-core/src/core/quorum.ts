@@ -25,7 +25,7 @@ export function majorityCommitted(voters: readonly NodeId[], matchOf: (id: NodeI
   for (let i = 0; i < n; i++) matches[i] = matchOf(voters[i]);
   matches.sort(descending);
   // Sorted high to low, the (n/2+1)-th value is held by a majority: matches[n >> 1].
-  return matches[(n >> 1)];
+  return matches[n >> 1];
 }
 
 /** Majority vote count (§3.4): won once more than half granted, lost once that can no longer happen. */

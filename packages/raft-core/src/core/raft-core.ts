@@ -1,7 +1,7 @@
 import { type CoreConfig, type ResolvedCoreConfig, resolveCoreConfig } from "./config.js";
 import { validateMessage } from "./message-validation.js";
 import { Progress, type ProgressState } from "./progress.js";
-import { type QuorumConfig, allVoters, hasJointQuorum, jointCommitted, jointVoteResult } from "./quorum.js";
+import { allVoters, hasJointQuorum, jointCommitted, jointVoteResult, type QuorumConfig } from "./quorum.js";
 import { RaftLog } from "./raft-log.js";
 import { type ConfirmedReads, type PendingRead, ReadOnly } from "./read-only.js";
 import type {
@@ -372,9 +372,7 @@ export class RaftCore {
   /** RequestVote and PreVote (§3.4, §3.6.1, thesis §9.6): grant at most one vote per term, to an up-to-date log. */
   private handleVoteRequest(m: VoteRequest): void {
     const canVote =
-      this.vote === m.from ||
-      (this.vote === "" && this.leader === "") ||
-      (m.preVote && m.term > this.term);
+      this.vote === m.from || (this.vote === "" && this.leader === "") || (m.preVote && m.term > this.term);
     if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
       // A granted PreVote answers with the term the candidate asked for.
       this.send({ type: "voteResp", to: m.from, term: m.term, preVote: m.preVote, granted: true });
@@ -475,7 +473,12 @@ export class RaftCore {
   }
 
   private addProgress(id: NodeId, next: number, isLearner: boolean): void {
-    const pr = new Progress(next, isLearner, this.cfg.maxInflightMessages, this.cfg.maxMessageBytes * this.cfg.maxInflightMessages);
+    const pr = new Progress(
+      next,
+      isLearner,
+      this.cfg.maxInflightMessages,
+      this.cfg.maxMessageBytes * this.cfg.maxInflightMessages,
+    );
     // Give every peer a full election timeout before CheckQuorum may count it as silent.
     pr.recentActive = true;
     this.progress.set(id, pr);
@@ -631,7 +634,8 @@ export class RaftCore {
     }
     if (this.log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {
       const lastNew = this.log.appendAfter(m.prevLogIndex, m.entries);
-      if (lastNew < 0) return this.drop("impossible", `append from ${m.from} conflicts below commit ${this.log.commit}`);
+      if (lastNew < 0)
+        return this.drop("impossible", `append from ${m.from} conflicts below commit ${this.log.commit}`);
       // Rule 3: never commit past what this message proved we hold.
       this.log.commitTo(Math.min(m.leaderCommit, lastNew));
       this.send({ type: "appResp", to: m.from, success: true, index: lastNew, hintIndex: 0, hintTerm: 0 });
@@ -785,9 +789,7 @@ export class RaftCore {
       for (const read of batch.reads) {
         if (read.origin === this.id) this.readStates.push({ requestId: read.requestId, index: batch.index });
         else {
-          let ids = remote.get(read.origin);
-          if (ids === undefined) remote.set(read.origin, (ids = []));
-          ids.push(read.requestId);
+          pushTo(remote, read.origin, read.requestId);
         }
       }
       for (const [origin, requestIds] of remote) {
@@ -803,9 +805,7 @@ export class RaftCore {
     for (const read of this.readOnly.drainAll()) {
       if (read.origin === this.id) this.readStates.push({ requestId: read.requestId, index: 0 });
       else {
-        let ids = remote.get(read.origin);
-        if (ids === undefined) remote.set(read.origin, (ids = []));
-        ids.push(read.requestId);
+        pushTo(remote, read.origin, read.requestId);
       }
     }
     for (const [origin, requestIds] of remote) this.send({ type: "readIndexResp", to: origin, requestIds, index: 0 });
@@ -822,7 +822,12 @@ export class RaftCore {
   }
 
   private rejectForwarded(m: ProposeRequest): void {
-    this.send({ type: "propReject", to: m.from, requestIds: m.proposals.map((p) => p.requestId), leaderHint: this.leader });
+    this.send({
+      type: "propReject",
+      to: m.from,
+      requestIds: m.proposals.map((p) => p.requestId),
+      leaderHint: this.leader,
+    });
   }
 
   /**
@@ -904,3 +909,9 @@ export class RaftCore {
 }
 
 const EMPTY_DATA = new Uint8Array(0);
+
+function pushTo(groups: Map<NodeId, number[]>, key: NodeId, value: number): void {
+  const list = groups.get(key);
+  if (list === undefined) groups.set(key, [value]);
+  else list.push(value);
+}

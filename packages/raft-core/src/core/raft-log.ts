@@ -26,12 +26,14 @@ export class RaftLog {
     if (this.offset !== 0) throw new Error("RaftLog: stored entries must start at index 1 until snapshots exist");
     for (let i = 0; i < this.entries.length; i++) {
       const e = this.entries[i];
-      if (e.index !== this.offset + 1 + i) throw new Error(`RaftLog: stored entries are not contiguous at index ${e.index}`);
+      if (e.index !== this.offset + 1 + i)
+        throw new Error(`RaftLog: stored entries are not contiguous at index ${e.index}`);
       if (i > 0 && e.term < this.entries[i - 1].term) throw new Error(`RaftLog: term decreases at index ${e.index}`);
     }
     this.stableIndex = this.lastIndex();
     this.persistFrom = this.lastIndex() + 1;
-    if (commit > this.lastIndex()) throw new Error(`RaftLog: commit ${commit} is past the last stored index ${this.lastIndex()}`);
+    if (commit > this.lastIndex())
+      throw new Error(`RaftLog: commit ${commit} is past the last stored index ${this.lastIndex()}`);
     this.commit = commit;
     this.applied = Math.min(Math.max(applied, this.offset), commit);
   }
@@ -57,7 +59,8 @@ export class RaftLog {
 
   entryAt(index: number): Entry {
     const e = this.entries[index - this.offset - 1];
-    if (e === undefined) throw new Error(`RaftLog.entryAt: index ${index} is outside [${this.firstIndex()}, ${this.lastIndex()}]`);
+    if (e === undefined)
+      throw new Error(`RaftLog.entryAt: index ${index} is outside [${this.firstIndex()}, ${this.lastIndex()}]`);
     return e;
   }
 

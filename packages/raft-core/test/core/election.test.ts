@@ -51,7 +51,11 @@ describe("leader election (§3.4)", () => {
   it("rule 1: a vote is refused to a candidate whose log is less up to date (§3.6.1)", () => {
     const c = new CoreCluster(["a"], { checkQuorum: false });
     c.nodes.clear();
-    const a = c.add("a", ["a", "b", "c"], 1, { hardState: { term: 2, vote: "", commit: 0 }, entries: [entry(1, 1), entry(2, 2)], applied: 0 });
+    const a = c.add("a", ["a", "b", "c"], 1, {
+      hardState: { term: 2, vote: "", commit: 0 },
+      entries: [entry(1, 1), entry(2, 2)],
+      applied: 0,
+    });
     a.core.step(voteRequest({ term: 3, lastLogIndex: 5, lastLogTerm: 1 }));
     const rd = a.core.ready();
     const resp = rd.messagesAfterPersist.find((m) => m.type === "voteResp");
@@ -92,7 +96,11 @@ describe("leader election (§3.4)", () => {
     expect(a.core.status().term).toBe(0);
     expect(a.core.status().vote).toBe("");
     expect(rd.hardState).toBeUndefined();
-    expect(rd.messagesAfterPersist.find((m) => m.type === "voteResp")).toMatchObject({ granted: true, preVote: true, term: 5 });
+    expect(rd.messagesAfterPersist.find((m) => m.type === "voteResp")).toMatchObject({
+      granted: true,
+      preVote: true,
+      term: 5,
+    });
   });
 
   it("rule 2: with PreVote, a partitioned node does not inflate its term (thesis §9.6)", () => {

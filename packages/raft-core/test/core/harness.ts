@@ -1,6 +1,6 @@
 import type { CoreConfig } from "../../src/core/config.js";
-import type { Random } from "../../src/core/random.js";
 import { type CoreInitialState, RaftCore } from "../../src/core/raft-core.js";
+import type { Random } from "../../src/core/random.js";
 import type { Entry, HardState, Message, NodeId, Ready } from "../../src/core/types.js";
 
 /** A tiny deterministic PRNG for core tests (the simulator has its own). */
@@ -54,7 +54,10 @@ export class CoreCluster {
   }
 
   add(id: NodeId, voters: readonly NodeId[], seed: number, initial?: CoreInitialState): TestNode {
-    const core = new RaftCore({ id, clusterId: "test", voters, random: new TestRandom(seed), ...this.overrides }, initial);
+    const core = new RaftCore(
+      { id, clusterId: "test", voters, random: new TestRandom(seed), ...this.overrides },
+      initial,
+    );
     const node: TestNode = {
       core,
       hard: initial?.hardState ?? { term: 0, vote: "", commit: 0 },

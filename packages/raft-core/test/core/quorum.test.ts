@@ -19,17 +19,22 @@ function referenceVote(granted: number, rejected: number, n: number): "won" | "l
 }
 
 describe("quorum arithmetic (§3.6: committed = stored on a majority)", () => {
-  test.prop([fc.array(fc.nat({ max: 50 }), { minLength: 1, maxLength: 9 })])("majority commit index matches the reference", (matches) => {
-    const ids = matches.map((_, i) => `n${i}`);
-    expect(majorityCommitted(ids, (id) => matches[Number(id.slice(1))])).toBe(referenceCommitted(matches));
-  });
+  test.prop([fc.array(fc.nat({ max: 50 }), { minLength: 1, maxLength: 9 })])(
+    "majority commit index matches the reference",
+    (matches) => {
+      const ids = matches.map((_, i) => `n${i}`);
+      expect(majorityCommitted(ids, (id) => matches[Number(id.slice(1))])).toBe(referenceCommitted(matches));
+    },
+  );
 
   test.prop([fc.array(fc.constantFrom(true, false, undefined), { minLength: 1, maxLength: 9 })])(
     "majority vote result matches the reference",
     (votes) => {
       const ids = votes.map((_, i) => `n${i}`);
       const map = new Map<string, boolean>();
-      votes.forEach((v, i) => v !== undefined && map.set(ids[i], v));
+      votes.forEach((v, i) => {
+        if (v !== undefined) map.set(ids[i], v);
+      });
       const granted = votes.filter((v) => v === true).length;
       const rejected = votes.filter((v) => v === false).length;
       expect(majorityVoteResult(ids, map)).toBe(referenceVote(granted, rejected, ids.length));
@@ -49,8 +54,36 @@ describe("quorum arithmetic (§3.6: committed = stored on a majority)", () => {
 
   it("a joint vote needs both majorities and is lost when either is lost", () => {
     const config = { incoming: ["a", "b", "c"], outgoing: ["c", "d", "e"] };
-    expect(jointVoteResult(config, new Map([["a", true], ["b", true]]))).toBe("pending");
-    expect(jointVoteResult(config, new Map([["a", true], ["b", true], ["d", true], ["e", true]]))).toBe("won");
-    expect(jointVoteResult(config, new Map([["a", true], ["b", true], ["d", false], ["e", false]]))).toBe("lost");
+    expect(
+      jointVoteResult(
+        config,
+        new Map([
+          ["a", true],
+          ["b", true],
+        ]),
+      ),
+    ).toBe("pending");
+    expect(
+      jointVoteResult(
+        config,
+        new Map([
+          ["a", true],
+          ["b", true],
+          ["d", true],
+          ["e", true],
+        ]),
+      ),
+    ).toBe("won");
+    expect(
+      jointVoteResult(
+        config,
+        new Map([
+          ["a", true],
+          ["b", true],
+          ["d", false],
+          ["e", false],
+        ]),
+      ),
+    ).toBe("lost");
   });
 });

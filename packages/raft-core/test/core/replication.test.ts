@@ -89,7 +89,9 @@ describe("log replication (§3.5)", () => {
       entries: [entry(1, 1), entry(2, 2, "old"), entry(3, 2, "old")],
       applied: 1,
     });
-    a.core.step(append({ from: "c", term: 3, prevLogIndex: 1, prevLogTerm: 1, entries: [entry(2, 3, "new")], leaderCommit: 1 }));
+    a.core.step(
+      append({ from: "c", term: 3, prevLogIndex: 1, prevLogTerm: 1, entries: [entry(2, 3, "new")], leaderCommit: 1 }),
+    );
     const rd = a.core.ready();
     expect(rd.entries.map((e) => [e.index, e.term])).toEqual([[2, 3]]);
     expect(rd.hardState?.term).toBe(3);
@@ -136,7 +138,11 @@ describe("log replication (§3.5)", () => {
     const c = new CoreCluster(["a"]);
     c.nodes.clear();
     const log = [entry(1, 1), entry(2, 2)];
-    const a = c.add("a", ["a", "b", "c"], 1, { hardState: { term: 3, vote: "a", commit: 1 }, entries: log, applied: 1 });
+    const a = c.add("a", ["a", "b", "c"], 1, {
+      hardState: { term: 3, vote: "a", commit: 1 },
+      entries: log,
+      applied: 1,
+    });
     c.add("b", ["a", "b", "c"], 2, { hardState: { term: 3, vote: "a", commit: 1 }, entries: log, applied: 1 });
     c.add("c", ["a", "b", "c"], 3, { hardState: { term: 2, vote: "", commit: 1 }, entries: [entry(1, 1)], applied: 1 });
     // Hold back every append so only votes flow: the no-op of term 4 is never replicated.
@@ -145,9 +151,29 @@ describe("log replication (§3.5)", () => {
     c.drain();
     expect(a.core.status().role).toBe("leader");
     // Pretend b reports it stores index 2 (of term 2): a majority {a, b} holds it.
-    a.core.step({ type: "appResp", from: "b", to: "a", term: a.core.status().term, clusterId: "test", success: true, index: 2, hintIndex: 0, hintTerm: 0 });
+    a.core.step({
+      type: "appResp",
+      from: "b",
+      to: "a",
+      term: a.core.status().term,
+      clusterId: "test",
+      success: true,
+      index: 2,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
     expect(a.core.status().commit).toBe(1);
-    a.core.step({ type: "appResp", from: "b", to: "a", term: a.core.status().term, clusterId: "test", success: true, index: 3, hintIndex: 0, hintTerm: 0 });
+    a.core.step({
+      type: "appResp",
+      from: "b",
+      to: "a",
+      term: a.core.status().term,
+      clusterId: "test",
+      success: true,
+      index: 3,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
     expect(a.core.status().commit).toBe(3);
   });
 
@@ -159,8 +185,28 @@ describe("log replication (§3.5)", () => {
     const a = c.get("a").core;
     const before = a.status().progress.b;
     const term = a.status().term;
-    a.step({ type: "appResp", from: "b", to: "a", term, clusterId: "test", success: true, index: 1, hintIndex: 0, hintTerm: 0 });
-    a.step({ type: "appResp", from: "b", to: "a", term, clusterId: "test", success: false, index: 2, hintIndex: 0, hintTerm: 0 });
+    a.step({
+      type: "appResp",
+      from: "b",
+      to: "a",
+      term,
+      clusterId: "test",
+      success: true,
+      index: 1,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+    a.step({
+      type: "appResp",
+      from: "b",
+      to: "a",
+      term,
+      clusterId: "test",
+      success: false,
+      index: 2,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
     const after = a.status().progress.b;
     expect(after.match).toBe(before.match);
     expect(after.next).toBeGreaterThan(after.match);
@@ -235,7 +281,17 @@ describe("log replication (§3.5)", () => {
     c.elect("a");
     const a = c.get("a").core;
     const term = a.status().term;
-    const resp: AppendResponse = { type: "appResp", from: "b", to: "a", term: term + 1, clusterId: "test", success: false, index: 0, hintIndex: 0, hintTerm: 0 };
+    const resp: AppendResponse = {
+      type: "appResp",
+      from: "b",
+      to: "a",
+      term: term + 1,
+      clusterId: "test",
+      success: false,
+      index: 0,
+      hintIndex: 0,
+      hintTerm: 0,
+    };
     a.step(resp);
     expect(a.status()).toMatchObject({ role: "follower", term: term + 1 });
   });
