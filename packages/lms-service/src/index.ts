@@ -1,0 +1,1 @@
+export { maxNodeIdChars, type PeerAddress, PeersConfigError, parsePeers } from "./peers.js";

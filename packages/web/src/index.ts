@@ -1,0 +1,1 @@
+export { type HealthCheck, renderHealth } from "./health.js";
