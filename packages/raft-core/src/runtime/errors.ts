@@ -47,7 +47,11 @@ export class NotLeaderError extends RaftError {
 /** Another entry was committed at the proposal's index. Not applied; safe to retry. */
 export class ProposalDroppedError extends RaftError {
   constructor(index: number) {
-    super("PROPOSAL_DROPPED", `the proposal at index ${index} was replaced by a new leader's entry; it was not applied`, true);
+    super(
+      "PROPOSAL_DROPPED",
+      `the proposal at index ${index} was replaced by a new leader's entry; it was not applied`,
+      true,
+    );
     this.name = "ProposalDroppedError";
   }
 }
@@ -55,7 +59,12 @@ export class ProposalDroppedError extends RaftError {
 /** Timed out, aborted or lost with its leader: the command may or may not be applied. */
 export class OutcomeUnknownError extends RaftError {
   constructor(reason: string, options?: { cause?: unknown }) {
-    super("OUTCOME_UNKNOWN", `outcome unknown (${reason}): the command may or may not have been applied`, true, options);
+    super(
+      "OUTCOME_UNKNOWN",
+      `outcome unknown (${reason}): the command may or may not have been applied`,
+      true,
+      options,
+    );
     this.name = "OutcomeUnknownError";
   }
 }
@@ -93,13 +102,19 @@ export class ReadFailedError extends RaftError {
 /** The node's storage failed; the node has stopped and must be inspected before it restarts. */
 export class StorageFailedError extends RaftError {
   constructor(cause: unknown) {
-    super("STORAGE_FAILED", `storage failed, the node stopped: ${String((cause as Error)?.message ?? cause)}`, false, { cause });
+    super("STORAGE_FAILED", `storage failed, the node stopped: ${String((cause as Error)?.message ?? cause)}`, false, {
+      cause,
+    });
     this.name = "StorageFailedError";
   }
 }
 
 /** True when `error` is a Raft error with `code` (works across module copies). */
 export function isRaftError(error: unknown, code?: RaftErrorCode): error is RaftError {
-  return typeof error === "object" && error !== null && typeof (error as RaftError).code === "string" &&
-    (code === undefined || (error as RaftError).code === code);
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    typeof (error as RaftError).code === "string" &&
+    (code === undefined || (error as RaftError).code === code)
+  );
 }

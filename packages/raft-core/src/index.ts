@@ -1,0 +1,47 @@
+/**
+ * @lectern/raft-core: a pure, deterministic Raft core, a runtime that drives it, and the seams
+ * (Storage, Transport, Clock, StateMachine, Logger) an application fills in.
+ * The deterministic simulator lives in the "@lectern/raft-core/sim" entry.
+ */
+export {
+  type CoreConfig,
+  DEFAULT_ELECTION_TICKS,
+  DEFAULT_HEARTBEAT_TICKS,
+  DEFAULT_MAX_ENTRY_BYTES,
+  DEFAULT_MAX_INFLIGHT_MESSAGES,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_UNCOMMITTED_BYTES,
+} from "./core/config.js";
+export { validateMessage } from "./core/message-validation.js";
+export {
+  type CoreInitialState,
+  type CoreStatus,
+  type PeerProgress,
+  type ProposeResult,
+  RaftCore,
+} from "./core/raft-core.js";
+export type { Random } from "./core/random.js";
+export type * from "./core/types.js";
+export type { Clock, TimerHandle } from "./runtime/clock.js";
+export * from "./runtime/errors.js";
+export { type Logger, silentLogger } from "./runtime/logger.js";
+export {
+  MAX_APPLY_BATCH_ENTRIES,
+  MAX_ROUNDS_BEFORE_YIELD,
+  RaftServer,
+  type ServerLifecycle,
+  type ServerStatus,
+} from "./runtime/raft-server.js";
+export { RequestCancelledError } from "./runtime/request-cancelled-error.js";
+export {
+  type CallOptions,
+  DEFAULT_MAX_PENDING_PROPOSALS,
+  DEFAULT_MAX_PENDING_READS,
+  DEFAULT_TICK_MS,
+  DEFAULT_TIMEOUT_MS,
+  type RaftServerOptions,
+} from "./runtime/server-options.js";
+export type { StateMachine } from "./runtime/state-machine.js";
+export type { Transport, TransportHandler } from "./runtime/transport.js";
+export { MemoryStorage } from "./storage/memory-storage.js";
+export { EMPTY_HARD_STATE, type PersistedState, type Storage, type StorageWrite } from "./storage/storage.js";
