@@ -22,6 +22,8 @@ export {
 } from "./core/raft-core.js";
 export type { Random } from "./core/random.js";
 export type * from "./core/types.js";
+export { CryptoRandom } from "./platform/crypto-random.js";
+export { SystemClock } from "./platform/system-clock.js";
 export type { Clock, TimerHandle } from "./runtime/clock.js";
 export * from "./runtime/errors.js";
 export { type Logger, silentLogger } from "./runtime/logger.js";

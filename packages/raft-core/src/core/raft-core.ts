@@ -4,6 +4,7 @@ import { Progress, type ProgressState } from "./progress.js";
 import { allVoters, hasJointQuorum, jointCommitted, jointVoteResult, type QuorumConfig } from "./quorum.js";
 import { RaftLog } from "./raft-log.js";
 import { type ConfirmedReads, type PendingRead, ReadOnly } from "./read-only.js";
+import { RecentRequests } from "./recent-requests.js";
 import type {
   AppendRequest,
   AppendResponse,
@@ -108,6 +109,8 @@ export class RaftCore {
   private heartbeatElapsed = 0;
   private randomizedElectionTicks = 0;
   private readonly readOnly = new ReadOnly();
+  /** Forwarded proposals already appended here, so a duplicated message is not appended twice. */
+  private readonly recentForwarded = new RecentRequests();
   /** Leader only: bytes of entries this leader appended that are not yet committed. */
   private uncommittedBytes = 0;
 
@@ -682,8 +685,11 @@ export class RaftCore {
   private handleForwardedProposals(m: ProposeRequest): void {
     const refused: number[] = [];
     for (const p of m.proposals) {
+      // A duplicate of a proposal already appended: its first copy will answer the caller.
+      if (this.recentForwarded.has(p.origin, p.requestId)) continue;
       const result = this.propose(p);
-      if (result.kind !== "appended") refused.push(p.requestId);
+      if (result.kind === "appended") this.recentForwarded.remember(p.origin, p.requestId);
+      else refused.push(p.requestId);
     }
     if (refused.length > 0) this.send({ type: "propReject", to: m.from, requestIds: refused, leaderHint: this.leader });
   }

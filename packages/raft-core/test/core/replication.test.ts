@@ -296,3 +296,18 @@ describe("log replication (§3.5)", () => {
     expect(a.status()).toMatchObject({ role: "follower", term: term + 1 });
   });
 });
+
+describe("forwarded proposals", () => {
+  it("a duplicated forwarding message is appended only once", () => {
+    const c = new CoreCluster(["a", "b", "c"]);
+    c.elect("a");
+    c.propose("b", "once", 5);
+    const props = (c.cycle("b")?.out ?? []).filter((m) => m.type === "prop");
+    expect(props).toHaveLength(1);
+    c.deliver(props[0]);
+    c.deliver(props[0]);
+    c.drain();
+    const copies = c.get("a").log.filter((e) => e.origin === "b" && e.requestId === 5);
+    expect(copies).toHaveLength(1);
+  });
+});
