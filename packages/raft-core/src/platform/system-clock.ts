@@ -11,10 +11,10 @@ export class SystemClock implements Clock {
   }
 
   setTimer(delayMs: number, fn: () => void): TimerHandle {
-    const handle = setTimeout(fn, Math.max(0, delayMs));
-    // A pending Raft timer must not keep a Node.js process alive on its own.
-    (handle as { unref?: () => void }).unref?.();
-    return handle as TimerHandle;
+    // Timers stay referenced: a running server, like a listening socket, keeps the process alive
+    // (an unreferenced yield timer would let Node.js exit with proposals still pending).
+    // RaftServer.stop() cancels them.
+    return setTimeout(fn, Math.max(0, delayMs)) as TimerHandle;
   }
 
   cancelTimer(handle: TimerHandle): void {
