@@ -1,0 +1,299 @@
+import { fc, test } from "@fast-check/vitest";
+import { describe, expect, it } from "vitest";
+import type { Entry } from "../../src/core/types.js";
+import {
+  applyKvCommandToValue,
+  casCommand,
+  decodeKvCommand,
+  encodeKvCommand,
+  getCommand,
+  type KvCommand,
+  KvCommandFormatError,
+  type KvResult,
+  putCommand,
+} from "../../src/sim/kv-command.js";
+import { KvStateMachine } from "../../src/sim/kv-state-machine.js";
+
+const text = fc.string({ unit: "binary", maxLength: 12 });
+const smallText = fc.constantFrom("a", "b", "c", "", "é", "\u{1F600}");
+const commandArb = (s: fc.Arbitrary<string>): fc.Arbitrary<KvCommand> =>
+  fc.oneof(
+    fc.record({ kind: fc.constant("put" as const), key: s, value: s }),
+    fc.record({ kind: fc.constant("get" as const), key: s }),
+    fc.record({ kind: fc.constant("cas" as const), key: s, expected: fc.option(s, { nil: null }), next: s }),
+  );
+
+function normal(index: number, command: KvCommand, term = 1): Entry {
+  return { index, term, type: "normal", data: encodeKvCommand(command) };
+}
+
+function bytes(...values: number[]): Uint8Array {
+  return Uint8Array.from(values);
+}
+
+describe("kv command encoding", () => {
+  it("has the documented compact layout", () => {
+    expect([...encodeKvCommand(putCommand("k", "v"))]).toEqual([0x01, 1, 0x6b, 1, 0x76]);
+    expect([...encodeKvCommand(getCommand("k"))]).toEqual([0x02, 1, 0x6b]);
+    expect([...encodeKvCommand(casCommand("k", null, "v"))]).toEqual([0x03, 0x00, 1, 0x6b, 1, 0x76]);
+    expect([...encodeKvCommand(casCommand("k", "", "v"))]).toEqual([0x03, 0x01, 1, 0x6b, 0, 1, 0x76]);
+  });
+
+  it("writes lengths of 128 bytes and more as multi-byte varints", () => {
+    const value = "x".repeat(200);
+    const encoded = encodeKvCommand(putCommand("k", value));
+    expect([...encoded.subarray(0, 5)]).toEqual([0x01, 1, 0x6b, 0xc8, 0x01]);
+    expect(encoded.length).toBe(5 + 200);
+    expect(decodeKvCommand(encoded)).toEqual(putCommand("k", value));
+  });
+
+  it("keeps a leading byte-order mark and astral characters", () => {
+    for (const value of ["\uFEFFx", "\u{1F600}", "e\u0301"]) {
+      expect(decodeKvCommand(encodeKvCommand(putCommand(value, value)))).toEqual(putCommand(value, value));
+    }
+  });
+
+  it("refuses strings with unpaired surrogates instead of silently changing them", () => {
+    expect(() => encodeKvCommand(putCommand("k", "\uD800"))).toThrow(/unpaired UTF-16 surrogate at position 0/);
+    expect(() => encodeKvCommand(getCommand("a\uDC00"))).toThrow(KvCommandFormatError);
+    expect(() => encodeKvCommand(casCommand("k", "\uDBFFx", "v"))).toThrow(/expected has an unpaired/);
+  });
+
+  test.prop([commandArb(text)])("decode(encode(c)) = c", (command) => {
+    expect(decodeKvCommand(encodeKvCommand(command))).toEqual(command);
+  });
+
+  test.prop([commandArb(text)])("every strict prefix of an encoding is rejected", (command) => {
+    const encoded = encodeKvCommand(command);
+    for (let length = 0; length < encoded.length; length++) {
+      expect(() => decodeKvCommand(encoded.subarray(0, length))).toThrow(KvCommandFormatError);
+    }
+  });
+
+  test.prop([fc.uint8Array({ maxLength: 16 })])(
+    "arbitrary bytes either decode canonically or throw a KvCommandFormatError",
+    (data) => {
+      let decoded: KvCommand | undefined;
+      try {
+        decoded = decodeKvCommand(data);
+      } catch (error) {
+        expect(error).toBeInstanceOf(KvCommandFormatError);
+        return;
+      }
+      expect([...encodeKvCommand(decoded)]).toEqual([...data]);
+    },
+  );
+
+  it.each([
+    ["empty input", bytes(), /0 bytes/],
+    ["an unknown tag", bytes(0x09, 0), /unknown kv command tag 0x09/],
+    ["a missing length", bytes(0x02), /missing length of key at byte 1/],
+    ["a length past the end", bytes(0x02, 5, 0x61), /key at byte 1 claims 5 bytes but 1 remain/],
+    ["trailing bytes", bytes(0x02, 1, 0x61, 0x00), /1 trailing byte/],
+    ["a bad cas flag", bytes(0x03, 0x02, 1, 0x6b, 1, 0x76), /bad cas expected flag 0x02/],
+    ["invalid UTF-8", bytes(0x02, 1, 0xff), /key at byte 2 is not valid UTF-8/],
+    ["a padded varint", bytes(0x02, 0x81, 0x00, 0x61), /padded varint/],
+    ["an endless varint", bytes(0x02, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01), /too long a varint/],
+  ])("rejects %s with a clear error", (_name, data, message) => {
+    expect(() => decodeKvCommand(data)).toThrow(KvCommandFormatError);
+    expect(() => decodeKvCommand(data)).toThrow(message);
+  });
+});
+
+describe("the sequential key specification", () => {
+  it.each<[string | null, KvCommand, string | null, KvResult]>([
+    [null, putCommand("k", "1"), "1", { ok: true }],
+    ["1", getCommand("k"), "1", { value: "1" }],
+    [null, getCommand("k"), null, { value: null }],
+    [null, casCommand("k", null, "1"), "1", { ok: true, value: null }],
+    ["1", casCommand("k", null, "2"), "1", { ok: false, value: "1" }],
+    ["1", casCommand("k", "1", "2"), "2", { ok: true, value: "1" }],
+    ["3", casCommand("k", "1", "2"), "3", { ok: false, value: "3" }],
+    [null, casCommand("k", "1", "2"), null, { ok: false, value: null }],
+    ["", casCommand("k", null, "2"), "", { ok: false, value: "" }],
+  ])("from %j, %j leaves %j and returns %j", (current, command, next, result) => {
+    expect(applyKvCommandToValue(current, command)).toEqual({ next, result });
+  });
+});
+
+describe("KvStateMachine", () => {
+  it("applies put, get and cas in order and returns their results", () => {
+    const sm = new KvStateMachine();
+    const results = sm.apply([
+      normal(1, putCommand("x", "1")),
+      normal(2, getCommand("x")),
+      normal(3, casCommand("x", "2", "3")),
+      normal(4, casCommand("x", "1", "3")),
+      normal(5, getCommand("missing")),
+    ]);
+    expect(results).toEqual([
+      { ok: true },
+      { value: "1" },
+      { ok: false, value: "1" },
+      { ok: true, value: "1" },
+      { value: null },
+    ]);
+    expect(sm.get("x")).toBe("3");
+    expect(sm.get("missing")).toBeNull();
+    expect(sm.appliedIndex()).toBe(5);
+    expect(sm.size()).toBe(1);
+  });
+
+  it("skips noop, config and empty entries with an undefined result but advances the applied index", () => {
+    const sm = new KvStateMachine();
+    const results = sm.apply([
+      { index: 1, term: 1, type: "noop", data: new Uint8Array() },
+      { index: 2, term: 1, type: "config", data: bytes(0xff, 0xff) },
+      { index: 3, term: 1, type: "normal", data: new Uint8Array() },
+      normal(4, putCommand("x", "1")),
+    ]);
+    expect(results).toEqual([undefined, undefined, undefined, { ok: true }]);
+    expect(sm.appliedIndex()).toBe(4);
+    expect(sm.sortedEntries()).toEqual([["x", "1"]]);
+  });
+
+  it("accepts a batch split anywhere and an empty batch", () => {
+    const sm = new KvStateMachine();
+    expect(sm.apply([])).toEqual([]);
+    sm.apply([normal(1, putCommand("a", "1"))]);
+    sm.apply([normal(2, putCommand("b", "2")), normal(3, putCommand("a", "3"))]);
+    expect(sm.sortedEntries()).toEqual([
+      ["a", "3"],
+      ["b", "2"],
+    ]);
+    expect(sm.appliedIndex()).toBe(3);
+  });
+
+  // Entries are applied exactly once, in log order (Raft thesis §3.5 / State Machine Safety, Fig. 3.2):
+  // a gap or a repeat is a runtime bug and must be loud.
+  it.each([
+    [
+      "a gap before the batch",
+      [normal(3, putCommand("x", "2"))],
+      /entry index 3 applied out of order; applied index is 1/,
+    ],
+    ["a repeat of an applied index", [normal(1, putCommand("x", "2"))], /entry index 1 applied out of order/],
+    [
+      "a gap inside the batch",
+      [normal(2, putCommand("x", "2")), normal(4, putCommand("x", "3"))],
+      /next entry must be 3/,
+    ],
+    [
+      "garbage bytes",
+      [normal(2, putCommand("x", "2")), { index: 3, term: 2, type: "normal", data: bytes(0x07) } as Entry],
+      /entry 3 \(term 2\) is not a kv command/,
+    ],
+  ])("throws on %s and changes nothing", (_name, batch, message) => {
+    const sm = new KvStateMachine({ recordApplyLog: true });
+    sm.apply([normal(1, putCommand("x", "1"))]);
+    const digest = sm.digest();
+    expect(() => sm.apply(batch as Entry[])).toThrow(message);
+    expect(sm.appliedIndex()).toBe(1);
+    expect(sm.get("x")).toBe("1");
+    expect(sm.digest()).toBe(digest);
+    expect(sm.applyLog()).toEqual([{ index: 1, term: 1 }]);
+  });
+
+  it("records (index, term) of every applied entry only when asked", () => {
+    const recording = new KvStateMachine({ recordApplyLog: true });
+    recording.apply([{ index: 1, term: 1, type: "noop", data: new Uint8Array() }, normal(2, putCommand("x", "1"), 2)]);
+    expect(recording.applyLog()).toEqual([
+      { index: 1, term: 1 },
+      { index: 2, term: 2 },
+    ]);
+    expect(() => new KvStateMachine().applyLog()).toThrow(/recordApplyLog/);
+  });
+
+  it("orders keys by UTF-16 code units, not by locale or code point", () => {
+    const sm = new KvStateMachine();
+    const keys = ["b", "B", "a", "é", "\uFFFF", "\u{1F600}", ""];
+    sm.apply(keys.map((key, i) => normal(i + 1, putCommand(key, String(i)))));
+    // U+1F600 is the surrogate pair D83D DE00, which sorts before U+FFFF in code units.
+    expect(sm.sortedEntries().map(([key]) => key)).toEqual(["", "B", "a", "b", "é", "\u{1F600}", "\uFFFF"]);
+  });
+
+  describe("digest", () => {
+    it("is a fixed 16-hex-digit value for a given content", () => {
+      expect(new KvStateMachine().digest()).toMatch(/^[0-9a-f]{16}$/);
+      const sm = new KvStateMachine();
+      sm.apply([normal(1, putCommand("x", "1")), normal(2, putCommand("y", "2"))]);
+      // Golden value: a change here means replicas built by different versions would disagree.
+      expect(sm.digest()).toBe(GOLDEN_DIGEST);
+    });
+
+    it("ignores insertion order and applied index, but not content", () => {
+      const a = new KvStateMachine();
+      a.apply([normal(1, putCommand("x", "1")), normal(2, putCommand("y", "2"))]);
+      const b = new KvStateMachine();
+      b.apply([
+        { index: 1, term: 1, type: "noop", data: new Uint8Array() },
+        normal(2, putCommand("y", "2")),
+        normal(3, putCommand("x", "0")),
+        normal(4, casCommand("x", "0", "1")),
+      ]);
+      expect(b.digest()).toBe(a.digest());
+      const c = new KvStateMachine();
+      c.apply([normal(1, putCommand("x", "1")), normal(2, putCommand("y", "3"))]);
+      expect(c.digest()).not.toBe(a.digest());
+    });
+
+    it("separates key and value boundaries", () => {
+      const a = new KvStateMachine();
+      a.apply([normal(1, putCommand("a", "bc"))]);
+      const b = new KvStateMachine();
+      b.apply([normal(1, putCommand("ab", "c"))]);
+      const empty = new KvStateMachine();
+      const blank = new KvStateMachine();
+      blank.apply([normal(1, putCommand("", ""))]);
+      expect(a.digest()).not.toBe(b.digest());
+      expect(blank.digest()).not.toBe(empty.digest());
+    });
+
+    test.prop([fc.array(commandArb(smallText), { maxLength: 40 })])(
+      "equal stores have equal digests, whatever the order of the writes",
+      (commands) => {
+        const sm = new KvStateMachine();
+        sm.apply(commands.map((command, i) => normal(i + 1, command)));
+        const rebuilt = new KvStateMachine();
+        const entries = [...sm.sortedEntries()].reverse();
+        rebuilt.apply(entries.map(([key, value], i) => normal(i + 1, putCommand(key, value))));
+        expect(rebuilt.digest()).toBe(sm.digest());
+      },
+    );
+  });
+
+  test.prop([fc.array(commandArb(smallText), { maxLength: 60 }), fc.array(fc.nat(5), { maxLength: 10 })])(
+    "matches a reference map whatever the batch boundaries",
+    (commands, cuts) => {
+      const reference = new Map<string, string>();
+      const expected: KvResult[] = [];
+      for (const command of commands) {
+        const current = reference.get(command.key) ?? null;
+        if (command.kind === "put") {
+          reference.set(command.key, command.value);
+          expected.push({ ok: true });
+        } else if (command.kind === "get") {
+          expected.push({ value: current });
+        } else {
+          const swap = current === command.expected;
+          if (swap) reference.set(command.key, command.next);
+          expected.push({ ok: swap, value: current });
+        }
+      }
+      const sm = new KvStateMachine();
+      const entries = commands.map((command, i) => normal(i + 1, command));
+      const results: unknown[] = [];
+      let start = 0;
+      for (const cut of cuts) {
+        results.push(...sm.apply(entries.slice(start, start + cut)));
+        start = Math.min(entries.length, start + cut);
+      }
+      results.push(...sm.apply(entries.slice(start)));
+      expect(results).toEqual(expected);
+      expect(new Map(sm.sortedEntries())).toEqual(reference);
+      expect(sm.appliedIndex()).toBe(commands.length);
+    },
+  );
+});
+
+const GOLDEN_DIGEST = "a6c9862800b5318f";
