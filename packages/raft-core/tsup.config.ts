@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts", "sim/index": "src/sim/index.ts", "sim/cli": "src/sim/cli.ts" },
+  entry: { index: "src/index.ts", level: "src/level.ts", "sim/index": "src/sim/index.ts", "sim/cli": "src/sim/cli.ts" },
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,

@@ -1,0 +1,136 @@
+import type { Entry, HardState } from "../core/types.js";
+import { decodeEntry, decodeHardState, indexOfEntryKey } from "./record-codec.js";
+import { EMPTY_HARD_STATE, type PersistedState } from "./storage.js";
+import { StorageCorruptionError } from "./storage-errors.js";
+
+/**
+ * The first index a log holds. Until snapshots exist the log always starts at 1; with snapshots
+ * this becomes the snapshot's index + 1 (then a gap at the front is still detected).
+ */
+export const FIRST_LOG_INDEX = 1;
+
+/** One stored key/value pair, as read from the database in key order. */
+export interface RawRecord {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+export interface VerifiedLog extends PersistedState {
+  /**
+   * Index of a last entry whose record failed its checksum and was left out: a write torn by a
+   * crash, never acknowledged. The caller deletes it. Undefined when the tail was intact.
+   */
+  readonly tornIndex: number | undefined;
+}
+
+export interface VerifyOptions {
+  /** Where the records came from, for error messages. */
+  readonly storePath: string;
+  /**
+   * When true, a damaged LAST entry is a torn tail and is discarded. When false (after the store
+   * was opened and repaired) every damaged record is corruption.
+   */
+  readonly allowTornTail: boolean;
+}
+
+function verifiedHardState(value: Uint8Array | undefined, storePath: string): HardState {
+  if (value === undefined) return EMPTY_HARD_STATE;
+  const decoded = decodeHardState(value);
+  // A damaged hard state is never a torn tail (rule 11): it may hold a vote already cast.
+  if (!decoded.ok) throw new StorageCorruptionError(storePath, "hard-state", undefined, decoded.problem);
+  return decoded.value;
+}
+
+/** Decodes every entry; a damaged last one is dropped as torn when allowed, any other throws. */
+function decodedEntries(
+  records: readonly RawRecord[],
+  options: VerifyOptions,
+): { entries: Entry[]; tornIndex: number | undefined } {
+  const entries: Entry[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const { key, value } = records[i] as RawRecord;
+    const index = indexOfEntryKey(key);
+    if (index === undefined) {
+      throw new StorageCorruptionError(options.storePath, "entry", undefined, "a malformed entry key");
+    }
+    const decoded = decodeEntry(index, key, value);
+    if (decoded.ok) {
+      entries.push(decoded.value);
+      continue;
+    }
+    if (options.allowTornTail && i === records.length - 1) return { entries, tornIndex: index };
+    throw new StorageCorruptionError(options.storePath, "entry", index, decoded.problem);
+  }
+  return { entries, tornIndex: undefined };
+}
+
+/** Checks contiguity from FIRST_LOG_INDEX, non-decreasing terms bounded by the hard state's term. */
+function checkLogShape(entries: readonly Entry[], hardState: HardState, storePath: string): void {
+  let previousTerm = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as Entry;
+    const expected = FIRST_LOG_INDEX + i;
+    if (entry.index !== expected) {
+      throw new StorageCorruptionError(
+        storePath,
+        "entry",
+        expected,
+        `entry ${expected} is missing (next stored is ${entry.index})`,
+      );
+    }
+    if (entry.term < previousTerm) {
+      throw new StorageCorruptionError(
+        storePath,
+        "entry",
+        entry.index,
+        `its term ${entry.term} is below the previous entry's term ${previousTerm}`,
+      );
+    }
+    if (entry.term > hardState.term) {
+      throw new StorageCorruptionError(
+        storePath,
+        "entry",
+        entry.index,
+        `its term ${entry.term} is above the hard state's term ${hardState.term}`,
+      );
+    }
+    previousTerm = entry.term;
+  }
+}
+
+/**
+ * Verifies a stored log before anything from it is used: every checksum, index contiguity from
+ * the first to the last index, non-decreasing terms, and commit <= last index. Returns only
+ * verified data; anything else throws {@link StorageCorruptionError}.
+ *
+ * @param hardStateValue the stored hard-state value, or undefined when none was ever written
+ * @param entryRecords every entry record, in key (= index) order
+ */
+export function verifyLog(
+  hardStateValue: Uint8Array | undefined,
+  entryRecords: readonly RawRecord[],
+  options: VerifyOptions,
+): VerifiedLog {
+  const hardState = verifiedHardState(hardStateValue, options.storePath);
+  const { entries, tornIndex } = decodedEntries(entryRecords, options);
+  checkLogShape(entries, hardState, options.storePath);
+  const lastIndex = FIRST_LOG_INDEX + entries.length - 1;
+  if (tornIndex !== undefined && tornIndex !== lastIndex + 1) {
+    // A torn write is the last one and continues the log; a hole before it is lost data.
+    throw new StorageCorruptionError(
+      options.storePath,
+      "entry",
+      lastIndex + 1,
+      `entry ${lastIndex + 1} is missing (the damaged last entry is ${tornIndex})`,
+    );
+  }
+  if (hardState.commit > lastIndex) {
+    throw new StorageCorruptionError(
+      options.storePath,
+      "hard-state",
+      undefined,
+      `its commit index ${hardState.commit} is past the last intact entry ${lastIndex}${tornIndex === undefined ? "" : ` (entry ${tornIndex} was damaged)`}`,
+    );
+  }
+  return { hardState, entries, tornIndex };
+}
