@@ -60,6 +60,8 @@ export function validateMessage(value: unknown): string | undefined {
       return undefined;
     case "timeoutNow":
       return undefined;
+    case "snap":
+      return validateSnapshotMeta(m.meta, m.term as number);
     default:
       return "unknown message type";
   }
@@ -91,6 +93,22 @@ function validateAppend(m: Record<string, unknown>): string | undefined {
     expectIndex++;
   }
   if (!Number.isSafeInteger(expectIndex)) return "app indexes overflow";
+  return undefined;
+}
+
+function validateSnapshotMeta(value: unknown, term: number): string | undefined {
+  if (typeof value !== "object" || value === null) return "snap.meta must be an object";
+  const meta = value as Record<string, unknown>;
+  if (!isIndex(meta.index) || !isIndex(meta.term)) return "snap.meta index/term must be safe integers";
+  if ((meta.term as number) > term) return "snap.meta term is above the message term";
+  if ((meta.index as number) === 0 || (meta.term as number) === 0) return "snap.meta must point at a real entry";
+  const config = meta.config as Record<string, unknown> | null;
+  if (typeof config !== "object" || config === null) return "snap.meta.config must be an object";
+  for (const field of ["voters", "outgoing", "learners"]) {
+    const list = config[field];
+    if (!Array.isArray(list) || !list.every(isId)) return `snap.meta.config.${field} must be a list of ids`;
+  }
+  if ((config.voters as unknown[]).length === 0) return "snap.meta.config.voters must not be empty";
   return undefined;
 }
 

@@ -16,6 +16,8 @@ export class Progress {
   state: ProgressState = "probe";
   /** In probe state: an append is outstanding, so wait for its answer or the next heartbeat. */
   probeSent = false;
+  /** In snapshot state: the index of the snapshot being sent. */
+  pendingSnapshot = 0;
   /** Heard from since the last CheckQuorum interval. */
   recentActive = false;
   readonly inflights: Inflights;
@@ -39,9 +41,28 @@ export class Progress {
 
   becomeProbe(): void {
     this.state = "probe";
+    this.pendingSnapshot = 0;
     this.next = this.match + 1;
     this.probeSent = false;
     this.inflights.reset();
+  }
+
+  /** The entries this follower needs are compacted away: wait for the snapshot at `index`. */
+  becomeSnapshot(index: number): void {
+    this.state = "snapshot";
+    this.pendingSnapshot = index;
+    this.probeSent = false;
+    this.inflights.reset();
+  }
+
+  /** The snapshot was delivered (or failed): probe from just after it (or from match). */
+  snapshotDone(delivered: boolean): void {
+    const after = delivered ? this.pendingSnapshot + 1 : 0;
+    this.pendingSnapshot = 0;
+    this.becomeProbe();
+    this.next = Math.max(this.match + 1, after);
+    // Wait for the follower's answer (or the next heartbeat) before probing again.
+    this.probeSent = true;
   }
 
   becomeReplicate(): void {

@@ -24,6 +24,9 @@ import type {
   Ready,
   RejectedProposals,
   Role,
+  SnapshotMeta,
+  SnapshotRequest,
+  SnapshotToSend,
   SoftState,
   VoteRequest,
   VoteResponse,
@@ -32,6 +35,8 @@ import type {
 /** What a node finds on its disk, handed to the core at start-up. */
 export interface CoreInitialState {
   readonly hardState: HardState;
+  /** The latest durable snapshot, if any: `entries` follow it, and its configuration is current. */
+  readonly snapshot?: SnapshotMeta;
   readonly entries: readonly Entry[];
   /** The state machine's applied index: committed entries up to here are not handed out again. */
   readonly applied: number;
@@ -66,6 +71,8 @@ export interface CoreStatus {
   readonly lastTerm: number;
   readonly stableIndex: number;
   readonly applied: number;
+  /** Index of the latest snapshot: entries at or below it are compacted away. */
+  readonly snapshotIndex: number;
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
   readonly progress: Readonly<Record<NodeId, PeerProgress>>;
@@ -119,6 +126,11 @@ export class RaftCore {
   private messagesAfterPersist: Message[] = [];
   private readStates: ReadState[] = [];
   private rejected: RejectedProposals[] = [];
+  private snapshotsToSend: SnapshotToSend[] = [];
+  /** A snapshot received from the leader that the next Ready must install. */
+  private receivedSnapshot: SnapshotMeta | undefined;
+  /** The latest snapshot this node holds (what a lagging follower is sent). */
+  private snapshot: SnapshotMeta | undefined;
   /** Leader: appends are broadcast once per Ready so that many proposals share one message. */
   private needsBroadcast = false;
   /** Leader: the commit index advanced; followers should hear of it even without new entries. */
@@ -151,11 +163,17 @@ export class RaftCore {
     this.cfg = resolveCoreConfig(config);
     this.id = this.cfg.id;
     const hs = initial?.hardState ?? EMPTY_HARD_STATE;
-    this.log = new RaftLog(initial?.entries ?? [], hs.commit, initial?.applied ?? 0);
+    const snap = initial?.snapshot;
+    this.log = new RaftLog(initial?.entries ?? [], hs.commit, initial?.applied ?? 0, snap?.index ?? 0, snap?.term ?? 0);
     this.term = hs.term;
     this.vote = hs.vote;
-    this.quorum = { incoming: [...this.cfg.voters], outgoing: [] };
-    this.learners = [...this.cfg.learners];
+    this.snapshot = snap;
+    // A snapshot's configuration supersedes the bootstrap list (rule 9).
+    this.quorum = {
+      incoming: [...(snap?.config.voters ?? this.cfg.voters)],
+      outgoing: [...(snap?.config.outgoing ?? [])],
+    };
+    this.learners = [...(snap?.config.learners ?? this.cfg.learners)];
     this.lastHard = { term: hs.term, vote: hs.vote, commit: hs.commit };
     this.lastSoft = { role: "follower", leader: "" };
     this.stepRole = this.stepFollower;
@@ -219,6 +237,35 @@ export class RaftCore {
     this.becomeCandidate();
   }
 
+  /**
+   * The runtime finished streaming the snapshot to `peer` (`delivered`), or gave up. Replication
+   * resumes from just after the snapshot, or probes again from the last match.
+   */
+  reportSnapshot(peer: NodeId, delivered: boolean): void {
+    const pr = this.progress.get(peer);
+    if (this.role !== "leader" || pr === undefined || pr.state !== "snapshot") return;
+    pr.snapshotDone(delivered);
+  }
+
+  /**
+   * The caller durably stored a state-machine snapshot at `meta.index` (taken at exactly that
+   * applied index): entries up to it may leave memory. Returns false, changing nothing, when the
+   * index is not yet applied and durable here or the term does not match the log.
+   */
+  compact(meta: SnapshotMeta): boolean {
+    if (this.log.termAt(meta.index) !== meta.term) return false;
+    if (!this.log.compact(meta.index)) return false;
+    this.snapshot = meta;
+    return true;
+  }
+
+  /** The metadata a snapshot taken at `index` (≤ applied) must carry: its term and the configuration. */
+  snapshotMetaAt(index: number): SnapshotMeta | undefined {
+    const term = this.log.termAt(index);
+    if (term === undefined || index > this.log.applied || index === 0) return undefined;
+    return { index, term, config: this.configState() };
+  }
+
   /** The transport could not reach `peer`: stop pipelining to it until it answers again. */
   reportUnreachable(peer: NodeId): void {
     const pr = this.progress.get(peer);
@@ -236,6 +283,8 @@ export class RaftCore {
       this.log.commit > this.log.applied ||
       this.readStates.length > 0 ||
       this.rejected.length > 0 ||
+      this.snapshotsToSend.length > 0 ||
+      this.receivedSnapshot !== undefined ||
       this.needsBroadcast ||
       this.forwardQueue.length > 0 ||
       this.forwardReadQueue.length > 0 ||
@@ -253,6 +302,7 @@ export class RaftCore {
     const hard = this.hardChanged() ? this.hardState() : undefined;
     const rd: Ready = {
       softState: soft,
+      snapshot: this.receivedSnapshot,
       hardState: hard,
       entries: this.log.takeUnpersisted(),
       messages: this.messages,
@@ -260,7 +310,10 @@ export class RaftCore {
       committedEntries: this.log.takeCommitted(),
       readStates: this.readStates,
       rejectedProposals: this.rejected,
+      snapshotsToSend: this.snapshotsToSend,
     };
+    this.receivedSnapshot = undefined;
+    this.snapshotsToSend = [];
     if (soft !== undefined) this.lastSoft = soft;
     if (hard !== undefined) this.lastHard = hard;
     this.messages = [];
@@ -312,6 +365,7 @@ export class RaftCore {
       lastTerm: this.log.lastTerm(),
       stableIndex: this.log.stableIndex,
       applied: this.log.applied,
+      snapshotIndex: this.log.snapshotIndex(),
       voters: allVoters(this.quorum),
       learners: [...this.learners],
       progress,
@@ -353,12 +407,16 @@ export class RaftCore {
       }
       // A granted PreVote carries the term the candidate would use; it is not a newer term.
       if (m.type === "voteResp" && m.preVote && m.granted) return true;
-      const leader = m.type === "app" || m.type === "heartbeat" || m.type === "timeoutNow" ? m.from : "";
+      const fromLeader = m.type === "app" || m.type === "heartbeat" || m.type === "snap" || m.type === "timeoutNow";
+      const leader = fromLeader ? m.from : "";
       this.becomeFollower(m.term, leader);
       return true;
     }
     if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === "app" || m.type === "heartbeat")) {
+      if (
+        (this.cfg.checkQuorum || this.cfg.preVote) &&
+        (m.type === "app" || m.type === "heartbeat" || m.type === "snap")
+      ) {
         // A deposed leader may be isolated from the rest; tell it our term so it steps down,
         // instead of leaving it stuck (with PreVote it would otherwise never learn of newer terms).
         this.send({ type: "appResp", to: m.from, success: false, index: 0, hintIndex: 0, hintTerm: 0 });
@@ -564,6 +622,10 @@ export class RaftCore {
         this.electionElapsed = 0;
         this.setLeader(m.from);
         return this.handleHeartbeat(m);
+      case "snap":
+        this.electionElapsed = 0;
+        this.setLeader(m.from);
+        return this.handleSnapshot(m);
       case "timeoutNow":
         if (this.isPromotable()) this.becomeCandidate(true);
         return;
@@ -586,6 +648,7 @@ export class RaftCore {
     switch (m.type) {
       case "app":
       case "heartbeat":
+      case "snap":
         // A leader of our term exists (§3.4): give up the election.
         this.becomeFollower(this.term, m.from);
         return this.stepFollower(m);
@@ -655,6 +718,31 @@ export class RaftCore {
     });
   }
 
+  /**
+   * InstallSnapshot receiver (thesis §5.3, rule 9): never installs a snapshot at or below the
+   * commit index; keeps the log when it already holds the snapshot's last entry; otherwise
+   * replaces the log with the snapshot and takes its configuration.
+   */
+  private handleSnapshot(m: SnapshotRequest): void {
+    const meta = m.meta;
+    if (meta.index <= this.log.commit) {
+      this.send({ type: "appResp", to: m.from, success: true, index: this.log.commit, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    if (this.log.matchTerm(meta.index, meta.term)) {
+      // We hold that entry, so by Log Matching everything before it too: just learn it is committed.
+      this.log.commitTo(meta.index);
+      this.send({ type: "appResp", to: m.from, success: true, index: meta.index, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    this.log.restore(meta.index, meta.term);
+    this.snapshot = meta;
+    this.receivedSnapshot = meta;
+    this.quorum = { incoming: [...meta.config.voters], outgoing: [...meta.config.outgoing] };
+    this.learners = [...meta.config.learners];
+    this.send({ type: "appResp", to: m.from, success: true, index: meta.index, hintIndex: 0, hintTerm: 0 });
+  }
+
   private handleHeartbeat(m: HeartbeatRequest): void {
     // The leader sends min(match, commit), so this never commits an entry we do not hold.
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
@@ -706,7 +794,10 @@ export class RaftCore {
     }
     if (!pr.maybeUpdate(m.index)) return;
     if (pr.state === "probe") pr.becomeReplicate();
-    else pr.inflights.freeLE(m.index);
+    else if (pr.state === "snapshot") {
+      if (pr.match < pr.pendingSnapshot) return;
+      pr.becomeReplicate();
+    } else pr.inflights.freeLE(m.index);
     if (this.maybeCommit()) return;
     this.sendAppends(m.from, false);
   }
@@ -716,7 +807,9 @@ export class RaftCore {
     if (pr === undefined) return this.drop("unknown-sender", `heartbeatResp from ${m.from}`);
     pr.recentActive = true;
     pr.probeSent = false;
-    if (pr.match < this.log.lastIndex()) this.sendAppends(m.from, false);
+    // A follower still behind may have lost appends we count as in flight: an append, even an
+    // empty one, makes it reject what it lacks, which moves it back to probing (lost-message recovery).
+    if (pr.match < this.log.lastIndex()) this.sendAppends(m.from, true);
     if (m.round > 0) this.releaseReads(this.readOnly.ack(m.from, m.round, (acks) => this.isReadQuorum(acks)));
   }
 
@@ -750,7 +843,12 @@ export class RaftCore {
     const prevLogIndex = pr.next - 1;
     const prevLogTerm = this.log.termAt(prevLogIndex);
     if (prevLogTerm === undefined) {
-      throw new Error(`RaftCore: no term for index ${prevLogIndex} (snapshots are not supported yet)`);
+      // The follower needs entries we compacted away: it gets our snapshot instead (thesis §5.3).
+      const snap = this.snapshot;
+      if (snap === undefined) throw new Error(`RaftCore: no entry ${prevLogIndex} and no snapshot covering it`);
+      pr.becomeSnapshot(snap.index);
+      this.snapshotsToSend.push({ to, meta: snap });
+      return false;
     }
     const last = this.log.lastIndex();
     const entries = pr.next <= last ? this.log.slice(pr.next, last, this.cfg.maxMessageBytes) : [];
@@ -893,6 +991,10 @@ export class RaftCore {
       default:
         this.messages.push(m);
     }
+  }
+
+  private configState(): SnapshotMeta["config"] {
+    return { voters: [...this.quorum.incoming], outgoing: [...this.quorum.outgoing], learners: [...this.learners] };
   }
 
   private hardState(): HardState {

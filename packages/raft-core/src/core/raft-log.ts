@@ -9,8 +9,8 @@ import type { Entry } from "./types.js";
 export class RaftLog {
   private entries: Entry[];
   /** Index of the last entry covered by a snapshot (0 without one). */
-  private readonly offset: number;
-  private readonly offsetTerm: number;
+  private offset: number;
+  private offsetTerm: number;
   /** Highest index whose durable content equals the in-memory prefix up to it. */
   stableIndex: number;
   /** First index not yet handed to the caller for persisting. */
@@ -19,23 +19,78 @@ export class RaftLog {
   /** Highest committed index handed to the caller for applying. */
   applied: number;
 
-  constructor(entries: readonly Entry[], commit: number, applied: number) {
+  /**
+   * `entries` follow the snapshot point (`snapshotIndex`, `snapshotTerm`), or index 0 without a
+   * snapshot. Throws when the stored state contradicts itself.
+   */
+  constructor(entries: readonly Entry[], commit: number, applied: number, snapshotIndex = 0, snapshotTerm = 0) {
     this.entries = [...entries];
-    this.offset = entries.length > 0 ? entries[0].index - 1 : 0;
-    this.offsetTerm = 0;
-    if (this.offset !== 0) throw new Error("RaftLog: stored entries must start at index 1 until snapshots exist");
+    this.offset = snapshotIndex;
+    this.offsetTerm = snapshotTerm;
     for (let i = 0; i < this.entries.length; i++) {
       const e = this.entries[i];
       if (e.index !== this.offset + 1 + i)
         throw new Error(`RaftLog: stored entries are not contiguous at index ${e.index}`);
-      if (i > 0 && e.term < this.entries[i - 1].term) throw new Error(`RaftLog: term decreases at index ${e.index}`);
+      const before = i > 0 ? this.entries[i - 1].term : this.offsetTerm;
+      if (e.term < before) throw new Error(`RaftLog: term decreases at index ${e.index}`);
     }
     this.stableIndex = this.lastIndex();
     this.persistFrom = this.lastIndex() + 1;
     if (commit > this.lastIndex())
       throw new Error(`RaftLog: commit ${commit} is past the last stored index ${this.lastIndex()}`);
-    this.commit = commit;
-    this.applied = Math.min(Math.max(applied, this.offset), commit);
+    // A snapshot is committed by definition, even if the stored hard state lags behind it.
+    this.commit = Math.max(commit, this.offset);
+    this.applied = Math.min(Math.max(applied, this.offset), this.commit);
+  }
+
+  /** Index of the snapshot point: entries at or below it are compacted away. */
+  snapshotIndex(): number {
+    return this.offset;
+  }
+
+  snapshotTerm(): number {
+    return this.offsetTerm;
+  }
+
+  /**
+   * Drops entries up to `index` (already applied and durable, and covered by a snapshot the caller
+   * stored). Returns false when `index` is not compactable.
+   */
+  compact(index: number): boolean {
+    if (index <= this.offset || index > this.applied || index > this.stableIndex) return false;
+    const term = this.termAt(index) as number;
+    this.entries = this.entries.slice(index - this.offset);
+    this.offset = index;
+    this.offsetTerm = term;
+    return true;
+  }
+
+  /**
+   * Replaces the log with a snapshot's point (thesis §5.3): everything before it is in the
+   * snapshot, everything after it is discarded because it did not match.
+   */
+  restore(index: number, term: number): void {
+    this.entries = [];
+    this.offset = index;
+    this.offsetTerm = term;
+    this.commit = index;
+    this.applied = index;
+    this.stableIndex = index;
+    this.persistFrom = index + 1;
+  }
+
+  /**
+   * The follower already holds the snapshot's last entry: keep the suffix, forget the prefix
+   * (rule 9), and move commit up to the snapshot point.
+   */
+  compactTo(index: number): void {
+    const term = this.termAt(index) as number;
+    this.entries = this.entries.slice(index - this.offset);
+    this.offset = index;
+    this.offsetTerm = term;
+    if (this.commit < index) this.commit = index;
+    if (this.applied < index) this.applied = index;
+    if (this.stableIndex < index) this.stableIndex = index;
   }
 
   firstIndex(): number {

@@ -39,6 +39,20 @@ export interface SoftState {
   readonly leader: NodeId;
 }
 
+/** The membership a snapshot carries (rule 9): voters, outgoing voters of a joint configuration, learners. */
+export interface ConfigState {
+  readonly voters: readonly NodeId[];
+  readonly outgoing: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+}
+
+/** Where a snapshot stands in the log, and the configuration as of that point. */
+export interface SnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+  readonly config: ConfigState;
+}
+
 /** A proposal waiting to become an entry: the payload and the ids that match it to its caller. */
 export interface Proposal {
   readonly data: Uint8Array;
@@ -128,6 +142,15 @@ export interface ReadIndexResponse extends MessageBase {
   readonly index: number;
 }
 
+/**
+ * InstallSnapshot (thesis §5.3), as the core sees it: the runtime has already received and
+ * verified the snapshot's data through its own chunk messages, and steps in only the metadata.
+ */
+export interface SnapshotRequest extends MessageBase {
+  readonly type: "snap";
+  readonly meta: SnapshotMeta;
+}
+
 /** Leadership transfer (thesis §3.10): the target campaigns at once. */
 export interface TimeoutNow extends MessageBase {
   readonly type: "timeoutNow";
@@ -144,6 +167,7 @@ export type Message =
   | ProposeReject
   | ReadIndexRequest
   | ReadIndexResponse
+  | SnapshotRequest
   | TimeoutNow;
 
 export type MessageType = Message["type"];
@@ -158,6 +182,12 @@ export interface ReadState {
   readonly index: number;
 }
 
+/** The leader needs `to` to receive the snapshot at `meta`; the runtime streams it, then calls `reportSnapshot`. */
+export interface SnapshotToSend {
+  readonly to: NodeId;
+  readonly meta: SnapshotMeta;
+}
+
 /** Forwarded proposals that the leader refused; the origin fails them with a not-leader error. */
 export interface RejectedProposals {
   readonly requestIds: readonly number[];
@@ -167,13 +197,16 @@ export interface RejectedProposals {
 /**
  * Everything the core wants done, accumulated since the last `ready()`.
  *
- * Contract: persist `hardState` and `entries` in ONE atomic write (entries replace any stored
- * suffix from `entries[0].index` on: truncation and append are one write, rule 4). `messages` may
- * leave at once. `messagesAfterPersist` leave only once that write is durable. `committedEntries`
- * are applied in order, and only after that write is durable. Then call `advance(ready)`.
+ * Contract: persist `snapshot` (if any: install it into the state machine and discard the stored
+ * log up to it), `hardState` and `entries` in ONE atomic write (entries replace any stored suffix
+ * from `entries[0].index` on: truncation and append are one write, rule 4). `messages` may leave at
+ * once. `messagesAfterPersist` leave only once that write is durable. `committedEntries` are
+ * applied in order, and only after that write is durable. Then call `advance(ready)`.
  */
 export interface Ready {
   readonly softState: SoftState | undefined;
+  /** A snapshot received from the leader, to install before anything else in this Ready. */
+  readonly snapshot: SnapshotMeta | undefined;
   readonly hardState: HardState | undefined;
   readonly entries: readonly Entry[];
   readonly messages: readonly Message[];
@@ -181,6 +214,7 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
   readonly rejectedProposals: readonly RejectedProposals[];
+  readonly snapshotsToSend: readonly SnapshotToSend[];
 }
 
 /** Why the core dropped an incoming message; counted in `DropCounters`. */

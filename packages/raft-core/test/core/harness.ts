@@ -1,7 +1,7 @@
 import type { CoreConfig } from "../../src/core/config.js";
 import { type CoreInitialState, RaftCore } from "../../src/core/raft-core.js";
 import type { Random } from "../../src/core/random.js";
-import type { Entry, HardState, Message, NodeId, Ready } from "../../src/core/types.js";
+import type { Entry, HardState, Message, NodeId, Ready, SnapshotMeta } from "../../src/core/types.js";
 
 /** A tiny deterministic PRNG for core tests (the simulator has its own). */
 export class TestRandom implements Random {
@@ -26,6 +26,8 @@ export class TestRandom implements Random {
 export interface TestNode {
   core: RaftCore;
   hard: HardState;
+  /** The latest snapshot on "disk"; `log` holds the entries after it. */
+  snapshot: SnapshotMeta | undefined;
   log: Entry[];
   applied: Entry[];
   readyCount: number;
@@ -41,6 +43,8 @@ export class CoreCluster {
   readonly nodes = new Map<NodeId, TestNode>();
   /** Messages delivered, in order, for tests that inspect traffic. */
   readonly delivered: Message[] = [];
+  /** Snapshots installed by followers, in order. */
+  readonly installed: { node: NodeId; meta: SnapshotMeta }[] = [];
   /** Returning false drops the message. */
   filter: Filter = () => true;
 
@@ -61,6 +65,7 @@ export class CoreCluster {
     const node: TestNode = {
       core,
       hard: initial?.hardState ?? { term: 0, vote: "", commit: 0 },
+      snapshot: initial?.snapshot,
       log: [...(initial?.entries ?? [])],
       applied: [],
       readyCount: 0,
@@ -81,15 +86,27 @@ export class CoreCluster {
     if (!node.core.hasReady()) return undefined;
     const rd = node.core.ready();
     node.readyCount++;
+    if (rd.snapshot) {
+      node.snapshot = rd.snapshot;
+      node.log = [];
+      this.installed.push({ node: id, meta: rd.snapshot });
+    }
     if (rd.hardState) node.hard = rd.hardState;
     if (rd.entries.length > 0) {
       const first = rd.entries[0].index;
-      node.log.length = first - 1;
+      node.log.length = first - 1 - (node.snapshot?.index ?? 0);
       node.log.push(...rd.entries);
     }
     node.applied.push(...rd.committedEntries);
     node.core.advance(rd);
-    return { ready: rd, out: [...rd.messages, ...rd.messagesAfterPersist] };
+    const out = [...rd.messages, ...rd.messagesAfterPersist];
+    // Play the runtime's part for snapshots: the data "arrives" at once, then the core hears of it.
+    for (const send of rd.snapshotsToSend) {
+      const term = node.core.status().term;
+      out.push({ type: "snap", from: id, to: send.to, term, clusterId: "test", meta: send.meta });
+      node.core.reportSnapshot(send.to, true);
+    }
+    return { ready: rd, out };
   }
 
   /** Delivers messages until quiet (bounded so a livelock fails the test instead of hanging). */
@@ -112,6 +129,16 @@ export class CoreCluster {
     if (node === undefined) return;
     this.delivered.push(m);
     node.core.step(m);
+  }
+
+  /** Compacts `id`'s log up to its applied index, as a runtime would after storing a snapshot. */
+  compact(id: NodeId): SnapshotMeta {
+    const node = this.get(id);
+    const meta = node.core.snapshotMetaAt(node.core.status().applied);
+    if (meta === undefined || !node.core.compact(meta)) throw new Error(`${id} could not compact`);
+    node.log = node.log.slice(meta.index - (node.snapshot?.index ?? 0));
+    node.snapshot = meta;
+    return meta;
   }
 
   tickAll(times = 1): void {

@@ -311,3 +311,21 @@ describe("forwarded proposals", () => {
     expect(copies).toHaveLength(1);
   });
 });
+
+describe("lost messages", () => {
+  it("a follower whose appends were lost catches up from heartbeats alone (no new proposals)", () => {
+    const c = new CoreCluster(["a", "b", "c"]);
+    c.elect("a");
+    c.filter = (m) => !(m.type === "app" && m.to === "c");
+    for (let i = 0; i < 5; i++) c.propose("a", `v${i}`, i);
+    c.drain();
+    expect(c.get("c").core.status().lastIndex).toBeLessThan(c.get("a").core.status().lastIndex);
+    c.filter = () => true;
+    for (let i = 0; i < 12; i++) {
+      c.tickAll();
+      c.drain();
+    }
+    expect(c.get("c").core.status().lastIndex).toBe(c.get("a").core.status().lastIndex);
+    expect(c.get("c").applied.filter((e) => e.type === "normal")).toHaveLength(5);
+  });
+});
