@@ -329,3 +329,23 @@ describe("lost messages", () => {
     expect(c.get("c").applied.filter((e) => e.type === "normal")).toHaveLength(5);
   });
 });
+
+describe("durability before counting (thesis §10.2.1)", () => {
+  it("the leader does not count its own entry toward a quorum until its write is durable", () => {
+    const c = new CoreCluster(["a", "b", "c"]);
+    c.elect("a");
+    const a = c.get("a").core;
+    c.propose("a", "x");
+    const rd = a.ready(); // the leader's write of "x" is now in flight, not yet durable
+    const index = a.status().lastIndex;
+    const toB = rd.messages.filter((m) => m.type === "app" && m.to === "b");
+    for (const m of toB) c.deliver(m);
+    const reply = c.cycle("b")?.out.filter((m) => m.type === "appResp") ?? [];
+    expect(reply).toHaveLength(1);
+    a.step(reply[0]);
+    // Only b holds "x" durably: one copy of three is no majority.
+    expect(a.status().commit).toBeLessThan(index);
+    a.advance(rd);
+    expect(a.status().commit).toBe(index);
+  });
+});
