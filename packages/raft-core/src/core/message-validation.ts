@@ -62,9 +62,34 @@ export function validateMessage(value: unknown): string | undefined {
       return undefined;
     case "snap":
       return validateSnapshotMeta(m.meta, m.term as number);
+    case "snapChunk":
+      // Chunks are assembled and verified by the runtime; one that reaches the core is misrouted.
+      return "snapChunk is a runtime message: the core never handles it";
     default:
       return "unknown message type";
   }
+}
+
+/**
+ * Checks a snapshot chunk from the wire (the runtime's part of InstallSnapshot): the envelope,
+ * the snapshot metadata, a safe byte offset, bytes, the `last` flag and a 32-bit checksum.
+ * Returns a reason string for a bad chunk, or undefined when it is well formed. Never throws.
+ */
+export function validateSnapshotChunk(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return "not an object";
+  const m = value as Record<string, unknown>;
+  if (m.type !== "snapChunk") return "not a snapChunk";
+  if (!isId(m.from) || !isId(m.to)) return "from/to must be non-empty strings";
+  if (typeof m.clusterId !== "string") return "clusterId must be a string";
+  if (!isIndex(m.term) || m.term === 0) return "snapChunk.term must be a positive safe integer";
+  const metaProblem = validateSnapshotMeta(m.meta, m.term);
+  if (metaProblem !== undefined) return metaProblem;
+  if (!isIndex(m.offset)) return "snapChunk.offset must be a non-negative safe integer";
+  if (!(m.data instanceof Uint8Array)) return "snapChunk.data must be bytes";
+  if (!Number.isSafeInteger(m.offset + m.data.byteLength)) return "snapChunk offset overflows";
+  if (typeof m.last !== "boolean") return "snapChunk.last must be a boolean";
+  if (!isIndex(m.checksum) || m.checksum > 0xffff_ffff) return "snapChunk.checksum must be an unsigned 32-bit integer";
+  return undefined;
 }
 
 function validateAppend(m: Record<string, unknown>): string | undefined {

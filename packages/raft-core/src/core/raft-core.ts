@@ -116,6 +116,9 @@ export class RaftCore {
   private heartbeatElapsed = 0;
   private randomizedElectionTicks = 0;
   private readonly readOnly = new ReadOnly();
+  /** Leader only: the voter leadership is being handed to ("" when none), and ticks since it began. */
+  private transferee: NodeId = "";
+  private transferElapsed = 0;
   /** Forwarded proposals already appended here, so a duplicated message is not appended twice. */
   private readonly recentForwarded = new RecentRequests();
   /** Leader only: bytes of entries this leader appended that are not yet committed. */
@@ -210,7 +213,11 @@ export class RaftCore {
   propose(proposal: Proposal): ProposeResult {
     const bytes = proposal.data.byteLength;
     if (bytes > this.cfg.maxEntryBytes) return { kind: "rejected", reason: "too-large", leaderHint: this.leader };
-    if (this.role === "leader") return this.appendProposal(proposal);
+    if (this.role === "leader") {
+      // During a transfer the old leader stops taking writes, so the target can catch up (§3.10).
+      if (this.transferee !== "") return { kind: "rejected", reason: "transferring", leaderHint: this.leader };
+      return this.appendProposal(proposal);
+    }
     if (this.leader !== "" && this.cfg.forwardProposals) {
       this.forwardQueue.push(proposal);
       return { kind: "forwarded", to: this.leader };
@@ -249,12 +256,20 @@ export class RaftCore {
 
   /**
    * The caller durably stored a state-machine snapshot at `meta.index` (taken at exactly that
-   * applied index): entries up to it may leave memory. Returns false, changing nothing, when the
-   * index is not yet applied and durable here or the term does not match the log.
+   * applied index): it becomes the snapshot lagging followers are sent, and entries up to
+   * `compactIndex` (default `meta.index`; lower keeps a trailing window of entries for slow
+   * followers) may leave memory. Returns false, changing nothing, when the index is not yet
+   * applied and durable here, the term does not match the log, the snapshot is not newer than
+   * the current one, or `compactIndex` is past `meta.index` or (with the default) not compactable.
    */
-  compact(meta: SnapshotMeta): boolean {
+  compact(meta: SnapshotMeta, compactIndex: number = meta.index): boolean {
+    if (compactIndex > meta.index) return false;
+    if (meta.index <= this.log.snapshotIndex()) return false;
+    if (this.snapshot !== undefined && meta.index <= this.snapshot.index) return false;
+    if (meta.index > this.log.applied || meta.index > this.log.stableIndex) return false;
     if (this.log.termAt(meta.index) !== meta.term) return false;
-    if (!this.log.compact(meta.index)) return false;
+    // A compaction point at or below the current one only records the newer snapshot.
+    if (compactIndex > this.log.snapshotIndex() && !this.log.compact(compactIndex)) return false;
     this.snapshot = meta;
     return true;
   }
@@ -264,6 +279,27 @@ export class RaftCore {
     const term = this.log.termAt(index);
     if (term === undefined || index > this.log.applied || index === 0) return undefined;
     return { index, term, config: this.configState() };
+  }
+
+  /**
+   * Hands leadership to voter `to` (thesis §3.10): new proposals are refused while the transfer
+   * runs, `to` is brought fully up to date, then told to campaign at once (TimeoutNow). The
+   * transfer is abandoned after one election timeout. Returns why it cannot start, or undefined.
+   */
+  transferLeadership(to: NodeId): "not-leader" | "not-a-voter" | "already-leader" | undefined {
+    if (this.role !== "leader") return "not-leader";
+    if (to === this.id) return "already-leader";
+    if (!allVoters(this.quorum).includes(to)) return "not-a-voter";
+    this.transferee = to;
+    this.transferElapsed = 0;
+    if (this.progress.get(to)?.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppends(to, true);
+    return undefined;
+  }
+
+  /** The voter leadership is being transferred to, or "" when no transfer is running. */
+  transferTarget(): NodeId {
+    return this.transferee;
   }
 
   /** The transport could not reach `peer`: stop pipelining to it until it answers again. */
@@ -474,6 +510,7 @@ export class RaftCore {
     }
     if (wasLeader) this.failLeaderReads();
     if (leader !== this.leader) this.failForwarded(leader);
+    this.transferee = "";
     this.role = "follower";
     this.leader = leader;
     this.stepRole = this.stepFollower;
@@ -519,6 +556,7 @@ export class RaftCore {
     this.tickRole = this.tickHeartbeat;
     this.resetTimers();
     this.uncommittedBytes = 0;
+    this.transferee = "";
     this.progress.clear();
     const next = this.log.lastIndex() + 1;
     for (const id of allVoters(this.quorum)) this.addProgress(id, next, false);
@@ -579,6 +617,10 @@ export class RaftCore {
   private tickHeartbeat(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    if (this.transferee !== "" && ++this.transferElapsed >= this.cfg.electionTicks) {
+      // The target did not take over within an election timeout: resume accepting writes.
+      this.transferee = "";
+    }
     if (this.electionElapsed >= this.cfg.electionTicks) {
       this.electionElapsed = 0;
       // CheckQuorum (thesis §6.2): a leader that has not heard from a quorum of voters steps down,
@@ -793,6 +835,7 @@ export class RaftCore {
       return;
     }
     if (!pr.maybeUpdate(m.index)) return;
+    if (m.from === this.transferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
     if (pr.state === "probe") pr.becomeReplicate();
     else if (pr.state === "snapshot") {
       if (pr.match < pr.pendingSnapshot) return;
@@ -858,6 +901,10 @@ export class RaftCore {
     this.send({ type: "app", to, prevLogIndex, prevLogTerm, entries, leaderCommit: this.log.commit });
     pr.sentEntries(entries.length > 0 ? entries[entries.length - 1].index : prevLogIndex, bytes, entries.length);
     return entries.length > 0 && pr.state === "replicate";
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.send({ type: "timeoutNow", to });
   }
 
   private broadcastHeartbeat(round: number): void {

@@ -151,6 +151,24 @@ export interface SnapshotRequest extends MessageBase {
   readonly meta: SnapshotMeta;
 }
 
+/**
+ * One piece of a snapshot's data on its way from the leader's runtime to a follower's runtime
+ * (thesis §5.3, InstallSnapshot in chunks). Runtime-level: the receiving runtime assembles the
+ * chunks, verifies `checksum` and only then steps a {@link SnapshotRequest} into its core. The core
+ * itself never handles one (`step` drops it as malformed).
+ */
+export interface SnapshotChunk extends MessageBase {
+  readonly type: "snapChunk";
+  readonly meta: SnapshotMeta;
+  /** Byte offset of `data` within the whole snapshot; 0 starts (or restarts) an assembly. */
+  readonly offset: number;
+  readonly data: Uint8Array;
+  /** This chunk ends the snapshot. */
+  readonly last: boolean;
+  /** CRC-32C of the whole snapshot data (every chunk carries it), checked once the last chunk arrived. */
+  readonly checksum: number;
+}
+
 /** Leadership transfer (thesis §3.10): the target campaigns at once. */
 export interface TimeoutNow extends MessageBase {
   readonly type: "timeoutNow";
@@ -168,6 +186,7 @@ export type Message =
   | ReadIndexRequest
   | ReadIndexResponse
   | SnapshotRequest
+  | SnapshotChunk
   | TimeoutNow;
 
 export type MessageType = Message["type"];
