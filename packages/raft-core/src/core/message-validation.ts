@@ -46,7 +46,8 @@ export function validateMessage(value: unknown): string | undefined {
         if (!(q.data instanceof Uint8Array)) return "proposal.data must be bytes";
         if (!isId(q.origin) || q.origin !== m.from) return "proposal.origin must be the sender";
         if (!isIndex(q.requestId)) return "proposal.requestId must be a safe integer";
-        if (q.type !== undefined && q.type !== "normal" && q.type !== "config") return "proposal.type is unknown";
+        // Configuration changes are never forwarded as raw bytes.
+        if (q.type !== undefined && q.type !== "normal") return "proposal.type must be normal";
       }
       return undefined;
     case "propReject":

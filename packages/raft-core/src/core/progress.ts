@@ -24,7 +24,7 @@ export class Progress {
 
   constructor(
     next: number,
-    readonly isLearner: boolean,
+    public isLearner: boolean,
     maxInflight: number,
     maxInflightBytes: number,
   ) {

@@ -1,4 +1,12 @@
 import { type CoreConfig, type ResolvedCoreConfig, resolveCoreConfig } from "./config.js";
+import {
+  type ConfigEntryPayload,
+  decodeConfigEntry,
+  encodeConfigEntry,
+  type MembershipChange,
+  membershipProblem,
+  sameMembers,
+} from "./config-change.js";
 import { validateMessage } from "./message-validation.js";
 import { Progress, type ProgressState } from "./progress.js";
 import { allVoters, hasJointQuorum, jointCommitted, jointVoteResult, type QuorumConfig } from "./quorum.js";
@@ -47,7 +55,16 @@ export type ProposeResult =
   | { readonly kind: "forwarded"; readonly to: NodeId }
   | {
       readonly kind: "rejected";
-      readonly reason: "not-leader" | "too-large" | "overloaded" | "transferring";
+      readonly reason:
+        | "not-leader"
+        | "too-large"
+        | "overloaded"
+        | "transferring"
+        /** A configuration change is still in progress (its entries are not yet applied). */
+        | "config-pending"
+        /** The leader has not yet committed an entry of its term (rule 8). */
+        | "config-not-ready"
+        | "invalid-config";
       readonly leaderHint: NodeId;
     };
 
@@ -74,7 +91,10 @@ export interface CoreStatus {
   /** Index of the latest snapshot: entries at or below it are compacted away. */
   readonly snapshotIndex: number;
   readonly voters: readonly NodeId[];
+  /** Voters of the outgoing configuration while in joint consensus; empty otherwise. */
+  readonly outgoingVoters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  readonly addresses: Readonly<Record<NodeId, string>>;
   readonly progress: Readonly<Record<NodeId, PeerProgress>>;
 }
 
@@ -107,6 +127,9 @@ export class RaftCore {
   private role: Role = "follower";
   private quorum: QuorumConfig;
   private learners: NodeId[];
+  private addresses: Readonly<Record<NodeId, string>>;
+  /** Leader: index of the latest configuration entry; no new change until it is applied (rule 8). */
+  private pendingConfigIndex = 0;
 
   /** Leader only: every other member's replication state (and our own, for commit counting). */
   private readonly progress = new Map<NodeId, Progress>();
@@ -177,6 +200,12 @@ export class RaftCore {
       outgoing: [...(snap?.config.outgoing ?? [])],
     };
     this.learners = [...(snap?.config.learners ?? this.cfg.learners)];
+    this.addresses = snap?.config.addresses ?? {};
+    // Configuration entries already applied before the restart are in effect again.
+    for (let i = this.log.firstIndex(); i <= this.log.applied; i++) {
+      const e = this.log.entryAt(i);
+      if (e.type === "config") this.applyConfigEntry(e);
+    }
     this.lastHard = { term: hs.term, vote: hs.vote, commit: hs.commit };
     this.lastSoft = { role: "follower", leader: "" };
     this.stepRole = this.stepFollower;
@@ -213,6 +242,8 @@ export class RaftCore {
   propose(proposal: Proposal): ProposeResult {
     const bytes = proposal.data.byteLength;
     if (bytes > this.cfg.maxEntryBytes) return { kind: "rejected", reason: "too-large", leaderHint: this.leader };
+    // Configuration entries are built only by proposeMembership, never from raw bytes.
+    if (proposal.type === "config") return { kind: "rejected", reason: "invalid-config", leaderHint: this.leader };
     if (this.role === "leader") {
       // During a transfer the old leader stops taking writes, so the target can catch up (§3.10).
       if (this.transferee !== "") return { kind: "rejected", reason: "transferring", leaderHint: this.leader };
@@ -297,6 +328,31 @@ export class RaftCore {
     return undefined;
   }
 
+  /**
+   * Proposes a new membership (thesis §4.3, rule 8): a change of voters goes through joint
+   * consensus (C_old,new, then C_new, appended automatically once the first is applied); a change
+   * of learners alone takes effect in one step. Each entry takes effect when it is applied.
+   */
+  proposeMembership(change: MembershipChange, requestId: number): ProposeResult {
+    if (this.role !== "leader") return { kind: "rejected", reason: "not-leader", leaderHint: this.leader };
+    if (this.transferee !== "") return { kind: "rejected", reason: "transferring", leaderHint: this.leader };
+    if (membershipProblem(change) !== undefined)
+      return { kind: "rejected", reason: "invalid-config", leaderHint: this.leader };
+    if (!this.committedCurrentTerm()) return { kind: "rejected", reason: "config-not-ready", leaderHint: this.leader };
+    if (this.pendingConfigIndex > this.log.applied || this.quorum.outgoing.length > 0) {
+      return { kind: "rejected", reason: "config-pending", leaderHint: this.leader };
+    }
+    const joint = !sameMembers(change.voters, this.quorum.incoming);
+    const payload: ConfigEntryPayload = {
+      phase: joint ? "joint" : "final",
+      voters: [...change.voters],
+      outgoing: joint ? [...this.quorum.incoming] : [],
+      learners: [...change.learners],
+      addresses: { ...this.addresses, ...(change.addresses ?? {}) },
+    };
+    return this.appendConfigEntry(payload, requestId);
+  }
+
   /** The voter leadership is being transferred to, or "" when no transfer is running. */
   transferTarget(): NodeId {
     return this.transferee;
@@ -333,6 +389,10 @@ export class RaftCore {
   /** Drains everything accumulated. Exactly one Ready may be outstanding; call `advance` next. */
   ready(): Ready {
     if (this.outstanding !== undefined) throw new Error("RaftCore.ready: the previous Ready was not advanced");
+    // Configuration entries take effect as they are handed out for applying (rule 8); doing it
+    // before flushing lets the resulting entries and messages join this very Ready.
+    const committedEntries = this.log.takeCommitted();
+    for (const e of committedEntries) if (e.type === "config") this.applyConfigEntry(e);
     this.flush();
     const soft = this.softChanged() ? { role: this.role, leader: this.leader } : undefined;
     const hard = this.hardChanged() ? this.hardState() : undefined;
@@ -343,7 +403,7 @@ export class RaftCore {
       entries: this.log.takeUnpersisted(),
       messages: this.messages,
       messagesAfterPersist: this.messagesAfterPersist,
-      committedEntries: this.log.takeCommitted(),
+      committedEntries,
       readStates: this.readStates,
       rejectedProposals: this.rejected,
       snapshotsToSend: this.snapshotsToSend,
@@ -402,8 +462,10 @@ export class RaftCore {
       stableIndex: this.log.stableIndex,
       applied: this.log.applied,
       snapshotIndex: this.log.snapshotIndex(),
-      voters: allVoters(this.quorum),
+      voters: [...this.quorum.incoming],
+      outgoingVoters: [...this.quorum.outgoing],
       learners: [...this.learners],
+      addresses: { ...this.addresses },
       progress,
     };
   }
@@ -557,6 +619,8 @@ export class RaftCore {
     this.resetTimers();
     this.uncommittedBytes = 0;
     this.transferee = "";
+    // Any configuration entry in our log may still be unapplied: no new change until it is (rule 8).
+    this.pendingConfigIndex = this.log.lastIndex();
     this.progress.clear();
     const next = this.log.lastIndex() + 1;
     for (const id of allVoters(this.quorum)) this.addProgress(id, next, false);
@@ -901,6 +965,59 @@ export class RaftCore {
     this.send({ type: "app", to, prevLogIndex, prevLogTerm, entries, leaderCommit: this.log.commit });
     pr.sentEntries(entries.length > 0 ? entries[entries.length - 1].index : prevLogIndex, bytes, entries.length);
     return entries.length > 0 && pr.state === "replicate";
+  }
+
+  private appendConfigEntry(payload: ConfigEntryPayload, requestId: number): ProposeResult {
+    const index = this.log.lastIndex() + 1;
+    this.log.append({
+      index,
+      term: this.term,
+      type: "config",
+      data: encodeConfigEntry(payload),
+      origin: this.id,
+      requestId,
+    });
+    this.pendingConfigIndex = index;
+    this.needsBroadcast = true;
+    return { kind: "appended", index, term: this.term };
+  }
+
+  /**
+   * Puts a committed configuration entry into effect. On the leader: track the new members'
+   * progress, leave a joint configuration automatically, and step down when no longer a voter.
+   */
+  private applyConfigEntry(e: Entry): void {
+    const p = decodeConfigEntry(e.data);
+    if (p === undefined) throw new Error(`RaftCore: committed configuration entry ${e.index} cannot be decoded`);
+    this.quorum = { incoming: [...p.voters], outgoing: [...p.outgoing] };
+    this.learners = p.learners.filter((id) => !p.outgoing.includes(id) && !p.voters.includes(id));
+    this.addresses = p.addresses;
+    if (this.role !== "leader") return;
+    this.syncProgress();
+    if (this.transferee !== "" && !p.voters.includes(this.transferee)) this.transferee = "";
+    if (p.phase === "joint" && this.pendingConfigIndex <= e.index) {
+      this.appendConfigEntry({ ...p, phase: "final", outgoing: [] }, 0);
+    } else if (p.phase === "final" && !p.voters.includes(this.id)) {
+      // Removed from the configuration it now leads under (thesis §4.2.2): hand over by stepping down.
+      this.becomeFollower(this.term, "");
+      return;
+    }
+    this.maybeCommit();
+  }
+
+  /** Leader: progress for exactly the current members, new ones probing from our last index. */
+  private syncProgress(): void {
+    const voters = allVoters(this.quorum);
+    const members = new Set([...voters, ...this.learners]);
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    const next = this.log.lastIndex() + 1;
+    for (const id of voters) {
+      const pr = this.progress.get(id);
+      if (pr === undefined) this.addProgress(id, next, false);
+      else pr.isLearner = false;
+    }
+    for (const id of this.learners) if (!this.progress.has(id)) this.addProgress(id, next, true);
+    this.needsBroadcast = true;
   }
 
   private sendTimeoutNow(to: NodeId): void {

@@ -44,6 +44,8 @@ export interface ConfigState {
   readonly voters: readonly NodeId[];
   readonly outgoing: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  /** Each member's address as the membership change gave it (opaque to the core). */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
 }
 
 /** Where a snapshot stands in the log, and the configuration as of that point. */
