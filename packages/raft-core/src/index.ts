@@ -12,7 +12,7 @@ export {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_UNCOMMITTED_BYTES,
 } from "./core/config.js";
-export { validateMessage } from "./core/message-validation.js";
+export { validateMessage, validateSnapshotChunk } from "./core/message-validation.js";
 export {
   type CoreInitialState,
   type CoreStatus,
@@ -39,11 +39,22 @@ export {
   type CallOptions,
   DEFAULT_MAX_PENDING_PROPOSALS,
   DEFAULT_MAX_PENDING_READS,
+  DEFAULT_SNAPSHOT_CHUNK_BYTES,
+  DEFAULT_SNAPSHOT_EVERY_ENTRIES,
+  DEFAULT_SNAPSHOT_TRAILING_ENTRIES,
   DEFAULT_TICK_MS,
   DEFAULT_TIMEOUT_MS,
   type RaftServerOptions,
 } from "./runtime/server-options.js";
+export { MAX_SNAPSHOT_BURST_BYTES } from "./runtime/snapshot-sender.js";
 export type { StateMachine } from "./runtime/state-machine.js";
 export type { Transport, TransportHandler } from "./runtime/transport.js";
 export { MemoryStorage } from "./storage/memory-storage.js";
-export { EMPTY_HARD_STATE, type PersistedState, type Storage, type StorageWrite } from "./storage/storage.js";
+export { type SnapshotStorage, snapshotChecksum, supportsSnapshots } from "./storage/snapshot.js";
+export {
+  EMPTY_HARD_STATE,
+  type PersistedState,
+  type Storage,
+  type StorageWrite,
+  type StoredSnapshot,
+} from "./storage/storage.js";

@@ -118,6 +118,18 @@ export class PendingProposals<Result> {
     }
   }
 
+  /**
+   * A snapshot up to `index` replaced this node's log: the entries of local proposals at or below
+   * `index`, and of forwarded proposals (whose index is unknown here), may be inside it, where this
+   * node can never see them applied. Those proposals fail with `makeError` (an outcome-unknown error).
+   */
+  failCoveredBySnapshot(index: number, makeError: () => Error): void {
+    for (const proposal of [...this.byIndex.values()]) {
+      if (proposal.index <= index) this.reject(proposal, makeError());
+    }
+    for (const proposal of [...this.forwarded]) this.reject(proposal, makeError());
+  }
+
   /** Fails every unsettled proposal; `makeError` decides the error from the stage it reached. */
   failAll(makeError: (proposal: PendingProposal<Result>) => Error): void {
     for (const proposal of [...this.byRequestId.values()]) this.reject(proposal, makeError(proposal));

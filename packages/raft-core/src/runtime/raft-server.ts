@@ -1,8 +1,11 @@
+import { validateSnapshotChunk } from "../core/message-validation.js";
 import { type CoreStatus, type ProposeResult, RaftCore } from "../core/raft-core.js";
-import type { Entry, Message, NodeId, Ready, Role } from "../core/types.js";
-import type { PersistedState, Storage, StorageWrite } from "../storage/storage.js";
+import type { Entry, Message, NodeId, Ready, Role, SnapshotChunk, SnapshotMeta } from "../core/types.js";
+import { supportsSnapshots } from "../storage/snapshot.js";
+import type { PersistedState, Storage, StorageWrite, StoredSnapshot } from "../storage/storage.js";
 import { CallCancellation, type CancelReason, checkTimeoutMs } from "./call-cancellation.js";
 import type { Clock, TimerHandle } from "./clock.js";
+import { CompactionPolicy } from "./compaction-policy.js";
 import {
   EntryTooLargeError,
   NotLeaderError,
@@ -26,6 +29,8 @@ import {
   type ResolvedServerOptions,
   resolveServerOptions,
 } from "./server-options.js";
+import { type ReceivedSnapshot, SnapshotReceiver } from "./snapshot-receiver.js";
+import { MAX_SNAPSHOT_BURST_BYTES, type PinnedSnapshot, pinSnapshot, SnapshotSender } from "./snapshot-sender.js";
 import type { StateMachine } from "./state-machine.js";
 import type { Transport, TransportHandler } from "./transport.js";
 
@@ -53,6 +58,33 @@ export interface ServerStatus extends CoreStatus {
   readonly droppedMessages: number;
   /** Why the server stopped by itself (storage or state machine failure); undefined otherwise. */
   readonly fatalError: RaftError | undefined;
+  /**
+   * Index of the latest snapshot stored on this node (taken, installed or found at start-up), 0 for
+   * none. The core's `snapshotIndex` is the log's compaction point, up to `snapshotTrailingEntries` below it.
+   */
+  readonly latestSnapshotIndex: number;
+  /** Snapshots streamed completely to followers (the last chunk was handed to the transport). */
+  readonly snapshotsSent: number;
+  /** Snapshots received from a leader, verified and installed. */
+  readonly snapshotsReceived: number;
+  /** Snapshots this node took of its state machine and stored. */
+  readonly snapshotsTaken: number;
+  /** Snapshot chunks ignored: duplicates, gaps, other snapshots' chunks, malformed or failed checksums. */
+  readonly snapshotChunksDropped: number;
+}
+
+/** A Ready that carries a snapshot from the leader, with the data to install. */
+interface SnapshotInstall {
+  readonly ready: Ready;
+  readonly meta: SnapshotMeta;
+  readonly data: readonly Uint8Array[];
+  /** The install runs once no apply and no snapshot save is in flight. */
+  started: boolean;
+}
+
+/** A failure of `stateMachine.restore`, told apart from storage failures in the install chain. */
+class RestoreFailure {
+  constructor(readonly error: unknown) {}
 }
 
 /**
@@ -124,6 +156,34 @@ export class RaftServer<Result = unknown> {
   private observedRole: Role = "follower";
   private droppedMessages = 0;
 
+  private readonly compaction: CompactionPolicy;
+  private readonly snapshotSender: SnapshotSender;
+  private readonly snapshotReceiver = new SnapshotReceiver();
+  /** Index of the latest snapshot stored here (taken, installed or found at start-up); 0 for none. */
+  private lastSnapshotIndex = 0;
+  /** The stored log's compaction point; it never moves back. */
+  private compactionIndex = 0;
+  /**
+   * Index of the latest configuration entry the core handed out for applying. The core's
+   * configuration changes when it hands an entry out, so a snapshot's configuration (the core's
+   * current one) matches the state machine's applied index only once the state machine passed it.
+   */
+  private configHandedOutIndex = 0;
+  /** The snapshot being taken (`stateMachine.snapshot()` or its save running); at most one. */
+  private snapshotTake: SnapshotMeta | undefined;
+  /** The `storage.saveSnapshot` in flight; settles after its completion event was posted. */
+  private snapshotSaveInFlight: Promise<void> | undefined;
+  /** Send requests waiting for `storage.loadSnapshot`, by snapshot "index/term": peer -> term of the request. */
+  private readonly snapshotLoads = new Map<string, Map<NodeId, number>>();
+  /** A received, verified snapshot the core accepted; its Ready installs it. */
+  private receivedSnapshot: ReceivedSnapshot | undefined;
+  /** The Ready with a snapshot being installed; no other Ready is taken meanwhile. */
+  private snapshotInstall: SnapshotInstall | undefined;
+  private snapshotsSent = 0;
+  private snapshotsReceived = 0;
+  private snapshotsTaken = 0;
+  private snapshotSupportWarned = false;
+
   private readonly transportHandler: TransportHandler = {
     onMessage: (message) => this.receive(message),
     onUnreachable: (peer) => this.post({ kind: "unreachable", peer }),
@@ -138,6 +198,17 @@ export class RaftServer<Result = unknown> {
     this.stateMachine = options.stateMachine;
     this.logger = options.logger ?? silentLogger;
     this.proposals = new PendingProposals<Result>(options.id);
+    this.compaction = new CompactionPolicy(this.options.snapshotEveryEntries, this.options.snapshotTrailingEntries);
+    this.snapshotSender = new SnapshotSender({
+      selfId: options.id,
+      clusterId: options.clusterId,
+      clock: options.clock,
+      transport: options.transport,
+      chunkBytes: this.options.snapshotChunkBytes,
+      burstBytes: Math.max(MAX_SNAPSHOT_BURST_BYTES, this.options.snapshotChunkBytes),
+      pauseMs: this.options.tickMs,
+      onPauseOver: (to, sendId) => this.post({ kind: "snapshotSendResume", to, sendId }),
+    });
     this.nextRequestId = firstRequestId(options.random);
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
@@ -254,6 +325,11 @@ export class RaftServer<Result = unknown> {
       pendingReads: this.reads.size,
       droppedMessages: this.droppedMessages,
       fatalError: this.fatalError,
+      latestSnapshotIndex: this.lastSnapshotIndex,
+      snapshotsSent: this.snapshotsSent,
+      snapshotsReceived: this.snapshotsReceived,
+      snapshotsTaken: this.snapshotsTaken,
+      snapshotChunksDropped: this.snapshotReceiver.chunksDropped,
     };
   }
 
@@ -295,14 +371,23 @@ export class RaftServer<Result = unknown> {
         throw new StorageFailedError(error);
       }
       term = persisted.hardState.term;
+      const snapshot = persisted.snapshot;
+      if (snapshot !== undefined) await this.restoreAtStart(snapshot);
       let applied: number;
       try {
         applied = this.stateMachine.appliedIndex();
-        core = new RaftCore(this.options.core, { hardState: persisted.hardState, entries: persisted.entries, applied });
+        core = new RaftCore(this.options.core, {
+          hardState: persisted.hardState,
+          snapshot,
+          entries: persisted.entries,
+          applied,
+        });
       } catch (error) {
         throw new RaftError("STOPPED", `the node could not start: ${describe(error)}`, false, { cause: error });
       }
       this.stateMachineApplied = applied;
+      this.lastSnapshotIndex = snapshot?.index ?? 0;
+      this.compactionIndex = snapshot?.index ?? 0;
     } catch (error) {
       const fatal = error as RaftError;
       this.fatalError = fatal;
@@ -325,6 +410,56 @@ export class RaftServer<Result = unknown> {
       "raft server started",
     );
     this.scheduleRun();
+  }
+
+  /**
+   * The storage holds a snapshot: a state machine behind it (an in-memory one after a restart)
+   * is restored from the stored data first, so it continues with the entries after the snapshot.
+   */
+  private async restoreAtStart(snapshot: SnapshotMeta): Promise<void> {
+    if (this.stateMachine.appliedIndex() >= snapshot.index) return;
+    const restore = this.stateMachine.restore;
+    if (!supportsSnapshots(this.storage) || typeof restore !== "function") {
+      throw new RaftError(
+        "STOPPED",
+        `the node could not start: the storage holds a snapshot at index ${snapshot.index} but the state machine is at ${this.stateMachine.appliedIndex()}, and the ${typeof restore !== "function" ? "state machine has no restore()" : "storage has no loadSnapshot()"}`,
+        false,
+      );
+    }
+    let stored: StoredSnapshot | undefined;
+    try {
+      stored = await this.storage.loadSnapshot();
+    } catch (error) {
+      throw new StorageFailedError(error);
+    }
+    if (stored === undefined || stored.meta.index !== snapshot.index || stored.meta.term !== snapshot.term) {
+      const found = stored === undefined ? "none" : `${stored.meta.index}/${stored.meta.term}`;
+      throw new StorageFailedError(
+        new Error(
+          `load() reported a snapshot at ${snapshot.index}/${snapshot.term}, but loadSnapshot() returned ${found}`,
+        ),
+      );
+    }
+    try {
+      await restore.call(this.stateMachine, stored.meta, stored.data);
+    } catch (error) {
+      throw new RaftError(
+        "STOPPED",
+        `the node could not start: stateMachine.restore failed: ${describe(error)}`,
+        false,
+        {
+          cause: error,
+        },
+      );
+    }
+    const applied = this.stateMachine.appliedIndex();
+    if (applied !== snapshot.index) {
+      throw new RaftError(
+        "STOPPED",
+        `the node could not start: after restore() of the snapshot at ${snapshot.index}, appliedIndex() is ${applied}`,
+        false,
+      );
+    }
   }
 
   // ---- the inbox and the loop -----------------------------------------------------------------
@@ -384,6 +519,8 @@ export class RaftServer<Result = unknown> {
       this.inbox.recycle(batch);
       this.startApplying();
       if (this.lifecycle !== "running") return;
+      this.maybeTakeSnapshot();
+      if (this.lifecycle !== "running") return;
       this.processReady();
       if (this.lifecycle !== "running") return;
     } catch (error) {
@@ -393,14 +530,14 @@ export class RaftServer<Result = unknown> {
       );
       return;
     }
-    if (this.inbox.size > 0 || (this.writeInFlight === undefined && this.requireCore().hasReady())) this.scheduleRun();
+    if (this.inbox.size > 0 || (this.canTakeReady() && this.requireCore().hasReady())) this.scheduleRun();
   }
 
   private handle(event: ServerEvent<Result>): void {
     const core = this.requireCore();
     switch (event.kind) {
       case "message":
-        core.step(event.message);
+        this.step(core, event.message);
         return;
       case "tick":
         core.tick();
@@ -419,6 +556,7 @@ export class RaftServer<Result = unknown> {
         return;
       case "durable":
         this.writeInFlight = undefined;
+        if (event.ready.snapshot !== undefined && !this.finishInstall(event.ready.snapshot)) return;
         this.afterPersist(core, event.ready);
         return;
       case "writeFailed":
@@ -427,20 +565,61 @@ export class RaftServer<Result = unknown> {
       case "applied":
         this.applyInFlight = undefined;
         this.finishApply(event.entries, event.results);
+        this.maybeBeginInstall();
         return;
       case "applyFailed":
         this.halt(stateMachineFailed(event.error));
         return;
+      case "snapshotTaken":
+        this.saveSnapshot(event.meta, event.data);
+        return;
+      case "snapshotTakeFailed":
+        this.halt(snapshotFailed("snapshot", event.error));
+        return;
+      case "snapshotSaved":
+        this.finishSnapshotSave(core, event.meta, event.compactTo);
+        return;
+      case "snapshotLoaded":
+        this.onSnapshotLoaded(core, event.meta, event.loaded);
+        return;
+      case "snapshotSendResume":
+        if (this.snapshotSender.resume(event.to, event.sendId) === "done") this.onSnapshotSent(core, event.to);
+        return;
+      case "restoreFailed":
+        this.halt(snapshotFailed("restore", event.error));
+        return;
     }
+  }
+
+  /**
+   * Feeds a peer message to the core. Snapshot chunks are the runtime's: they are assembled here
+   * and only a verified snapshot reaches the core. A bare "snap" from the wire is dropped, since
+   * the core must never accept a snapshot whose data this runtime does not hold.
+   */
+  private step(core: RaftCore, message: Message): void {
+    // The transport may hand over anything: only the core's validation may look deeper.
+    const type = (message as { type?: unknown } | null)?.type;
+    if (type === "snapChunk") return this.receiveChunk(core, message as SnapshotChunk);
+    if (type === "snap") {
+      this.logger.warn({ ...this.logFields(), from: message.from }, "dropped a snap message from the wire");
+      return;
+    }
+    core.step(message);
   }
 
   // ---- the Ready cycle ------------------------------------------------------------------------
 
+  /** No write and no snapshot install is running, so the next Ready may be taken. */
+  private canTakeReady(): boolean {
+    return this.writeInFlight === undefined && this.snapshotInstall === undefined;
+  }
+
   /** Takes the next Ready unless a write is in flight: sends its messages and persists it. */
   private processReady(): void {
     const core = this.requireCore();
-    if (this.writeInFlight !== undefined || !core.hasReady()) return;
+    if (!this.canTakeReady() || !core.hasReady()) return;
     const ready = core.ready();
+    for (const entry of ready.committedEntries) if (entry.type === "config") this.configHandedOutIndex = entry.index;
     // Refusals first: a forwarded proposal the core refused was certainly not applied (NOT_LEADER),
     // which says more than the OUTCOME_UNKNOWN a leader change gives the ones that did leave.
     // A refusal does not depend on this Ready's durability, so it need not wait for the write.
@@ -452,6 +631,12 @@ export class RaftServer<Result = unknown> {
     }
     if (ready.softState !== undefined || ready.hardState !== undefined) this.observe(ready);
     for (const message of ready.messages) this.transport.send(message);
+    for (const request of ready.snapshotsToSend) this.requestSnapshotSend(core, request.to, request.meta);
+    if (ready.snapshot !== undefined) {
+      this.prepareInstall(ready, ready.snapshot);
+      return;
+    }
+    this.receivedSnapshot = undefined;
     if (ready.hardState === undefined && ready.entries.length === 0) {
       this.afterPersist(core, ready);
       return;
@@ -460,20 +645,23 @@ export class RaftServer<Result = unknown> {
   }
 
   private persist(ready: Ready): Promise<void> {
+    return this.writeReady(ready).then(
+      () => this.post({ kind: "durable", ready }),
+      (error: unknown) => this.post({ kind: "writeFailed", error }),
+    );
+  }
+
+  /** The Ready's hard state and entries in one storage write (rule 4). */
+  private writeReady(ready: Ready): Promise<void> {
     const write: StorageWrite =
       ready.hardState === undefined
         ? { entries: ready.entries }
         : { hardState: ready.hardState, entries: ready.entries };
-    let written: Promise<void>;
     try {
-      written = this.storage.write(write);
+      return this.storage.write(write);
     } catch (error) {
-      written = Promise.reject(error);
+      return Promise.reject(error);
     }
-    return written.then(
-      () => this.post({ kind: "durable", ready }),
-      (error: unknown) => this.post({ kind: "writeFailed", error }),
-    );
   }
 
   /** The Ready's hard state and entries are durable: release what had to wait for that. */
@@ -500,6 +688,8 @@ export class RaftServer<Result = unknown> {
       this.logger.info({ node: this.id, term, role: soft.role, leader: soft.leader }, "role or leader changed");
       this.observedRole = soft.role;
     }
+    // Snapshot sends belong to one leadership: chunks of an older term would only be dropped.
+    if (this.observedRole !== "leader" || term !== this.observedTerm) this.stopSnapshotSends();
     if (leader === this.observedLeader && term === this.observedTerm) return;
     this.observedLeader = leader;
     this.observedTerm = term;
@@ -519,6 +709,7 @@ export class RaftServer<Result = unknown> {
 
   /** Hands committed entries to the state machine, one `apply` in flight at a time. */
   private startApplying(): void {
+    if (this.snapshotInstall !== undefined) return;
     while (this.applyInFlight === undefined && this.applyQueue.length > 0 && this.lifecycle === "running") {
       const entries = this.takeApplyBatch();
       let outcome: readonly Result[] | Promise<readonly Result[]>;
@@ -565,6 +756,299 @@ export class RaftServer<Result = unknown> {
     this.reads.releaseUpTo(this.stateMachineApplied);
   }
 
+  // ---- snapshots: taking and compacting --------------------------------------------------------
+
+  /**
+   * Takes a snapshot once the state machine applied `snapshotEveryEntries` entries past the last
+   * one: only while no apply, snapshot or install is running, at exactly the applied index.
+   */
+  private maybeTakeSnapshot(): void {
+    if (this.snapshotTake !== undefined || this.snapshotInstall !== undefined || this.applyInFlight !== undefined)
+      return;
+    if (!this.compaction.isDue(this.stateMachineApplied, this.lastSnapshotIndex)) return;
+    if (this.configHandedOutIndex > this.stateMachineApplied) return;
+    const meta = this.requireCore().snapshotMetaAt(this.stateMachineApplied);
+    const take = this.stateMachine.snapshot;
+    if (meta === undefined || typeof take !== "function") return;
+    this.snapshotTake = meta;
+    let data: readonly Uint8Array[] | Promise<readonly Uint8Array[]>;
+    try {
+      data = take.call(this.stateMachine);
+    } catch (error) {
+      this.halt(snapshotFailed("snapshot", error));
+      return;
+    }
+    if (isPromiseLike(data)) {
+      // Applies may continue meanwhile: the state machine captured its state at the call.
+      Promise.resolve(data).then(
+        (resolved) => this.post({ kind: "snapshotTaken", meta, data: resolved }),
+        (error: unknown) => this.post({ kind: "snapshotTakeFailed", error }),
+      );
+      return;
+    }
+    this.saveSnapshot(meta, data);
+  }
+
+  /** Stores the snapshot's data, compacting the stored log behind it (at most one save at a time). */
+  private saveSnapshot(meta: SnapshotMeta, data: readonly Uint8Array[]): void {
+    if (this.snapshotInstall !== undefined) {
+      // A leader's newer snapshot is about to replace the log: this one is no longer worth storing.
+      this.snapshotTake = undefined;
+      this.maybeBeginInstall();
+      return;
+    }
+    const storage = this.storage;
+    if (!supportsSnapshots(storage)) {
+      this.snapshotTake = undefined;
+      return;
+    }
+    const compactTo = this.compaction.compactionIndex(meta.index, this.compactionIndex);
+    let saved: Promise<void>;
+    try {
+      saved = storage.saveSnapshot(meta, data, compactTo);
+    } catch (error) {
+      saved = Promise.reject(error);
+    }
+    this.snapshotSaveInFlight = saved.then(
+      () => this.post({ kind: "snapshotSaved", meta, compactTo }),
+      (error: unknown) => this.post({ kind: "writeFailed", error }),
+    );
+  }
+
+  /** The snapshot is durable: the core may drop its entries up to `compactTo` and send it to laggards. */
+  private finishSnapshotSave(core: RaftCore, meta: SnapshotMeta, compactTo: number): void {
+    this.snapshotTake = undefined;
+    this.snapshotSaveInFlight = undefined;
+    this.snapshotsTaken++;
+    this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, meta.index);
+    this.compactionIndex = Math.max(this.compactionIndex, compactTo);
+    if (!core.compact(meta, compactTo)) {
+      this.logger.debug(
+        { ...this.logFields(), index: meta.index, compactTo, snapshotIndex: core.status().snapshotIndex },
+        "the core did not take the stored snapshot (a newer one replaced the log meanwhile)",
+      );
+    } else {
+      this.logger.debug({ ...this.logFields(), index: meta.index, compactTo }, "snapshot stored, log compacted");
+    }
+    this.maybeBeginInstall();
+  }
+
+  // ---- snapshots: sending ---------------------------------------------------------------------
+
+  /**
+   * The core wants `to` to receive the snapshot at `meta`: stream it from the copy a send in
+   * progress already holds, or load it from storage first. A newer request aborts the older one.
+   */
+  private requestSnapshotSend(core: RaftCore, to: NodeId, meta: SnapshotMeta): void {
+    this.snapshotSender.abort(to);
+    for (const waiting of this.snapshotLoads.values()) waiting.delete(to);
+    const pinned = this.snapshotSender.pinned(meta);
+    if (pinned !== undefined) return this.startSnapshotSend(core, to, this.observedTerm, pinned);
+    const storage = this.storage;
+    if (!supportsSnapshots(storage)) {
+      core.reportSnapshot(to, false);
+      return;
+    }
+    const key = `${meta.index}/${meta.term}`;
+    const waiting = this.snapshotLoads.get(key);
+    if (waiting !== undefined) {
+      waiting.set(to, this.observedTerm);
+      return;
+    }
+    this.snapshotLoads.set(key, new Map([[to, this.observedTerm]]));
+    let loaded: Promise<StoredSnapshot | undefined>;
+    try {
+      loaded = storage.loadSnapshot();
+    } catch (error) {
+      loaded = Promise.reject(error);
+    }
+    loaded.then(
+      (snapshot) => this.post({ kind: "snapshotLoaded", meta, loaded: snapshot }),
+      (error: unknown) => this.post({ kind: "writeFailed", error }),
+    );
+  }
+
+  /**
+   * The stored snapshot arrived for the peers waiting for `meta`. If storage holds another
+   * snapshot by now, the send fails and the core asks again with its current one.
+   */
+  private onSnapshotLoaded(core: RaftCore, meta: SnapshotMeta, loaded: StoredSnapshot | undefined): void {
+    const key = `${meta.index}/${meta.term}`;
+    const waiting = this.snapshotLoads.get(key);
+    this.snapshotLoads.delete(key);
+    if (waiting === undefined || waiting.size === 0) return;
+    const matches = loaded !== undefined && loaded.meta.index === meta.index && loaded.meta.term === meta.term;
+    const pinned = matches ? pinSnapshot(loaded) : undefined;
+    for (const [to, term] of waiting) {
+      if (term !== this.observedTerm || this.observedRole !== "leader") continue;
+      if (pinned === undefined) core.reportSnapshot(to, false);
+      else this.startSnapshotSend(core, to, term, pinned);
+    }
+  }
+
+  private startSnapshotSend(core: RaftCore, to: NodeId, term: number, pinned: PinnedSnapshot): void {
+    this.logger.debug({ ...this.logFields(), to, index: pinned.meta.index, bytes: pinned.bytes }, "sending snapshot");
+    if (this.snapshotSender.start(to, term, pinned) === "done") this.onSnapshotSent(core, to);
+  }
+
+  /** The last chunk was handed to the transport: replication to `to` resumes after the snapshot. */
+  private onSnapshotSent(core: RaftCore, to: NodeId): void {
+    this.snapshotsSent++;
+    core.reportSnapshot(to, true);
+  }
+
+  private stopSnapshotSends(): void {
+    this.snapshotSender.abortAll();
+    this.snapshotLoads.clear();
+  }
+
+  // ---- snapshots: receiving and installing ----------------------------------------------------
+
+  /**
+   * One chunk of a leader's snapshot. Once the whole snapshot arrived and verified, the core gets
+   * the metadata as a "snap" message; if it installs it, the next Ready carries it and the data
+   * waits here until then. Otherwise (older than the commit index, or already held) it is dropped.
+   */
+  private receiveChunk(core: RaftCore, chunk: SnapshotChunk): void {
+    const problem = validateSnapshotChunk(chunk);
+    if (problem !== undefined || chunk.to !== this.id || chunk.clusterId !== this.options.core.clusterId) {
+      this.snapshotReceiver.chunksDropped++;
+      return;
+    }
+    if (chunk.term < this.observedTerm) {
+      this.snapshotReceiver.chunksDropped++;
+      return;
+    }
+    if (typeof this.stateMachine.restore !== "function" || !supportsSnapshots(this.storage)) {
+      this.snapshotReceiver.chunksDropped++;
+      if (!this.snapshotSupportWarned) {
+        this.snapshotSupportWarned = true;
+        this.logger.error(
+          { ...this.logFields(), from: chunk.from },
+          "a leader sent a snapshot, but this node's storage or state machine cannot install snapshots; it cannot catch up",
+        );
+      }
+      return;
+    }
+    const outcome = this.snapshotReceiver.accept(chunk);
+    if (outcome.kind === "dropped") {
+      this.logger.debug({ ...this.logFields(), from: chunk.from, reason: outcome.reason }, "snapshot chunk dropped");
+      return;
+    }
+    if (outcome.kind !== "complete") return;
+    const received = outcome.snapshot;
+    const before = core.status().snapshotIndex;
+    core.step({
+      type: "snap",
+      from: received.from,
+      to: this.id,
+      term: received.term,
+      clusterId: chunk.clusterId,
+      meta: received.meta,
+    });
+    // The core installs a snapshot by moving its snapshot point exactly to it (thesis §5.3).
+    if (before < received.meta.index && core.status().snapshotIndex === received.meta.index) {
+      this.receivedSnapshot = received;
+    }
+  }
+
+  /**
+   * A Ready carries a leader's snapshot: proposals it covers fail (their entries may be inside it,
+   * never to be seen here), queued applies it covers are dropped, and the install starts once no
+   * apply and no snapshot save is running.
+   */
+  private prepareInstall(ready: Ready, meta: SnapshotMeta): void {
+    const received = this.receivedSnapshot;
+    this.receivedSnapshot = undefined;
+    if (received === undefined || received.meta.index !== meta.index || received.meta.term !== meta.term) {
+      throw new Error(`the core installed a snapshot at ${meta.index}/${meta.term} whose data this node does not hold`);
+    }
+    this.dropAppliesCoveredBy(meta.index);
+    this.proposals.failCoveredBySnapshot(
+      meta.index,
+      () => new OutcomeUnknownError(`a snapshot up to index ${meta.index} from the leader replaced this node's log`),
+    );
+    this.snapshotInstall = { ready, meta, data: received.data, started: false };
+    this.maybeBeginInstall();
+  }
+
+  private dropAppliesCoveredBy(index: number): void {
+    const kept: (readonly Entry[])[] = [];
+    for (const batch of this.applyQueue) {
+      const after = batch.filter((entry) => entry.index > index);
+      if (after.length > 0) kept.push(after);
+    }
+    this.applyQueue.length = 0;
+    this.applyQueue.push(...kept);
+  }
+
+  /**
+   * Installs the pending snapshot once nothing else touches the state machine or the snapshot
+   * store: storage first (a crash after it restarts from the snapshot), then the state machine,
+   * then the Ready's own write. Its completion is the Ready's "durable" event.
+   */
+  private maybeBeginInstall(): void {
+    const install = this.snapshotInstall;
+    if (install === undefined || install.started || this.lifecycle !== "running") return;
+    if (this.applyInFlight !== undefined || this.snapshotTake !== undefined) return;
+    install.started = true;
+    const { ready, meta, data } = install;
+    const storage = this.storage;
+    const stateMachine = this.stateMachine;
+    // receiveChunk accepts chunks only when both seams support snapshots.
+    if (!supportsSnapshots(storage) || typeof stateMachine.restore !== "function") {
+      throw new Error("a snapshot install started without snapshot support in the storage or state machine");
+    }
+    const restore = async (): Promise<void> => {
+      try {
+        await stateMachine.restore?.(meta, data);
+      } catch (error) {
+        throw new RestoreFailure(error);
+      }
+    };
+    const needsWrite = ready.hardState !== undefined || ready.entries.length > 0;
+    this.writeInFlight = callStorage(() => storage.installSnapshot(meta, data))
+      .then(restore)
+      .then(() => (needsWrite ? this.writeReady(ready) : undefined))
+      .then(
+        () => this.post({ kind: "durable", ready }),
+        (error: unknown) =>
+          this.post(
+            error instanceof RestoreFailure
+              ? { kind: "restoreFailed", error: error.error }
+              : { kind: "writeFailed", error },
+          ),
+      );
+  }
+
+  /**
+   * The snapshot and the Ready's write are durable and the state machine holds the snapshot's
+   * state: applying continues after it. Returns false when the server had to stop.
+   */
+  private finishInstall(meta: SnapshotMeta): boolean {
+    this.snapshotInstall = undefined;
+    const applied = this.stateMachine.appliedIndex();
+    if (applied !== meta.index) {
+      this.halt(
+        snapshotFailed(
+          "restore",
+          new Error(`after restore() of the snapshot at ${meta.index}, appliedIndex() is ${applied}`),
+        ),
+      );
+      return false;
+    }
+    this.stateMachineApplied = meta.index;
+    this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, meta.index);
+    this.compactionIndex = Math.max(this.compactionIndex, meta.index);
+    this.snapshotsReceived++;
+    this.reads.releaseUpTo(meta.index);
+    this.logger.info(
+      { ...this.logFields(), index: meta.index, term: meta.term },
+      "installed a snapshot from the leader",
+    );
+    return true;
+  }
+
   // ---- client calls ---------------------------------------------------------------------------
 
   private handlePropose(core: RaftCore, proposal: PendingProposal<Result>): void {
@@ -594,6 +1078,10 @@ export class RaftServer<Result = unknown> {
         return new EntryTooLargeError(bytes, this.options.maxEntryBytes);
       case "overloaded":
         return new OverloadedError("the leader holds too many uncommitted bytes (maxUncommittedBytes)");
+      default:
+        // Configuration-change refusals: propose() makes only normal entries, so the core does not
+        // give them here. Either way the entry was not appended, so it was not applied.
+        return new NotLeaderError(outcome.leaderHint, `the core refused the proposal (${outcome.reason})`);
     }
   }
 
@@ -636,6 +1124,9 @@ export class RaftServer<Result = unknown> {
     this.yieldTimer = undefined;
     this.inbox.clear();
     this.applyQueue.length = 0;
+    this.stopSnapshotSends();
+    this.snapshotReceiver.reset();
+    this.receivedSnapshot = undefined;
     const why = fatal === undefined ? "the node was stopped" : `the node stopped: ${fatal.message}`;
     this.proposals.failAll((proposal) =>
       proposal.stage === "queued"
@@ -655,6 +1146,7 @@ export class RaftServer<Result = unknown> {
     // Close the storage only once no write is running on it. An apply in flight is not awaited:
     // a state machine that never finishes must not hang stop(); its result is discarded.
     await this.writeInFlight;
+    await this.snapshotSaveInFlight;
     try {
       await this.storage.close();
     } catch (error) {
@@ -691,6 +1183,24 @@ function stateMachineFailed(error: unknown): RaftError {
     false,
     { cause: error },
   );
+}
+
+function snapshotFailed(step: "snapshot" | "restore", error: unknown): RaftError {
+  return new RaftError(
+    "STOPPED",
+    `stateMachine.${step} failed, the node stopped (snapshots must not fail): ${describe(error)}`,
+    false,
+    { cause: error },
+  );
+}
+
+/** Runs a storage call, turning a synchronous throw into a rejection. */
+function callStorage(call: () => Promise<void>): Promise<void> {
+  try {
+    return call();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {

@@ -1,4 +1,5 @@
-import type { Entry, Message, NodeId, Ready } from "../core/types.js";
+import type { Entry, Message, NodeId, Ready, SnapshotMeta } from "../core/types.js";
+import type { StoredSnapshot } from "../storage/storage.js";
 import type { PendingProposal } from "./pending-proposals.js";
 import type { PendingRead } from "./pending-reads.js";
 
@@ -17,7 +18,18 @@ export type ServerEvent<Result> =
   | { readonly kind: "durable"; readonly ready: Ready }
   | { readonly kind: "writeFailed"; readonly error: unknown }
   | { readonly kind: "applied"; readonly entries: readonly Entry[]; readonly results: readonly Result[] }
-  | { readonly kind: "applyFailed"; readonly error: unknown };
+  | { readonly kind: "applyFailed"; readonly error: unknown }
+  /** `stateMachine.snapshot()` resolved with the data of a snapshot at `meta`. */
+  | { readonly kind: "snapshotTaken"; readonly meta: SnapshotMeta; readonly data: readonly Uint8Array[] }
+  | { readonly kind: "snapshotTakeFailed"; readonly error: unknown }
+  /** `storage.saveSnapshot` is durable: the core may compact up to `compactTo`. */
+  | { readonly kind: "snapshotSaved"; readonly meta: SnapshotMeta; readonly compactTo: number }
+  /** `storage.loadSnapshot` answered a send request for `meta` (`loaded` may be another snapshot, or none). */
+  | { readonly kind: "snapshotLoaded"; readonly meta: SnapshotMeta; readonly loaded: StoredSnapshot | undefined }
+  /** A snapshot send paused between bursts may continue. */
+  | { readonly kind: "snapshotSendResume"; readonly to: NodeId; readonly sendId: number }
+  /** Installing a received snapshot failed in the state machine's `restore`. */
+  | { readonly kind: "restoreFailed"; readonly error: unknown };
 
 /** Shared immutable events that carry no data, so a tick allocates nothing. */
 export const TICK_EVENT = Object.freeze({ kind: "tick" }) satisfies ServerEvent<never>;

@@ -1,4 +1,5 @@
 import { type CoreConfig, resolveCoreConfig } from "../core/config.js";
+import { supportsSnapshots } from "../storage/snapshot.js";
 import type { Storage } from "../storage/storage.js";
 import type { Clock } from "./clock.js";
 import type { Logger } from "./logger.js";
@@ -11,6 +12,12 @@ export const DEFAULT_MAX_PENDING_PROPOSALS = 10_000;
 export const DEFAULT_MAX_PENDING_READS = 10_000;
 /** How long `propose` and `read` wait when the call gives no `timeoutMs`. */
 export const DEFAULT_TIMEOUT_MS = 5_000;
+/** Automatic snapshots are off unless `snapshotEveryEntries` is set. */
+export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 0;
+/** Entries kept in the log behind a snapshot, so a follower slightly behind still gets appends. */
+export const DEFAULT_SNAPSHOT_TRAILING_ENTRIES = 1_000;
+/** Largest data payload of one snapshot chunk message. */
+export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Everything a `RaftServer` needs. The core's settings (`id`, `clusterId`, `voters`, `random`,
@@ -31,6 +38,19 @@ export interface RaftServerOptions<Result = unknown> extends CoreConfig {
   readonly maxPendingReads?: number;
   /** Timeout of a `propose` or `read` that gives none; `Infinity` waits forever. */
   readonly defaultTimeoutMs?: number;
+  /**
+   * Take a snapshot (and compact the log) each time the state machine has applied this many
+   * entries past the last snapshot; 0 (the default) turns automatic snapshots off. Needs a storage
+   * with the snapshot methods and a state machine with `snapshot` and `restore`.
+   */
+  readonly snapshotEveryEntries?: number;
+  /**
+   * Entries kept in the log behind a snapshot for followers slightly behind: the log is compacted
+   * up to the snapshot index minus this (never below the previous compaction point).
+   */
+  readonly snapshotTrailingEntries?: number;
+  /** Largest data payload of one snapshot chunk sent to a follower. */
+  readonly snapshotChunkBytes?: number;
 }
 
 /** Options of one `propose` or `read` call. */
@@ -49,6 +69,9 @@ export interface ResolvedServerOptions {
   readonly maxPendingProposals: number;
   readonly maxPendingReads: number;
   readonly defaultTimeoutMs: number;
+  readonly snapshotEveryEntries: number;
+  readonly snapshotTrailingEntries: number;
+  readonly snapshotChunkBytes: number;
 }
 
 /**
@@ -84,8 +107,15 @@ export function resolveServerOptions<Result>(options: RaftServerOptions<Result>)
     maxPendingProposals: options.maxPendingProposals ?? DEFAULT_MAX_PENDING_PROPOSALS,
     maxPendingReads: options.maxPendingReads ?? DEFAULT_MAX_PENDING_READS,
     defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+    snapshotEveryEntries: options.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES,
+    snapshotTrailingEntries: options.snapshotTrailingEntries ?? DEFAULT_SNAPSHOT_TRAILING_ENTRIES,
+    snapshotChunkBytes: options.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES,
   };
   positiveInteger("tickMs", resolved.tickMs);
+  nonNegativeInteger("snapshotEveryEntries", resolved.snapshotEveryEntries);
+  nonNegativeInteger("snapshotTrailingEntries", resolved.snapshotTrailingEntries);
+  positiveInteger("snapshotChunkBytes", resolved.snapshotChunkBytes);
+  if (resolved.snapshotEveryEntries > 0) requireSnapshotSupport(options);
   positiveInteger("maxPendingProposals", resolved.maxPendingProposals);
   positiveInteger("maxPendingReads", resolved.maxPendingReads);
   const timeout = resolved.defaultTimeoutMs;
@@ -95,6 +125,30 @@ export function resolveServerOptions<Result>(options: RaftServerOptions<Result>)
     );
   }
   return resolved;
+}
+
+/** Automatic snapshots need both seams to implement snapshots; says exactly what is missing. */
+function requireSnapshotSupport<Result>(options: RaftServerOptions<Result>): void {
+  const missing: string[] = [];
+  if (!supportsSnapshots(options.storage)) {
+    missing.push("the storage does not implement saveSnapshot, installSnapshot and loadSnapshot");
+  }
+  const stateMachine = options.stateMachine;
+  if (typeof stateMachine.snapshot !== "function" || typeof stateMachine.restore !== "function") {
+    missing.push("the state machine does not implement snapshot and restore");
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `RaftServer: options.snapshotEveryEntries is ${options.snapshotEveryEntries}, but ${missing.join(" and ")}; ` +
+        "use a storage and state machine with snapshot support, or set snapshotEveryEntries to 0",
+    );
+  }
+}
+
+function nonNegativeInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new Error(`RaftServer: options.${name} must be a non-negative integer, got ${String(value)}`);
+  }
 }
 
 function positiveInteger(name: string, value: number): void {

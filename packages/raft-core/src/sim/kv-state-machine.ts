@@ -1,6 +1,7 @@
-import type { Entry } from "../core/types.js";
+import type { Entry, SnapshotMeta } from "../core/types.js";
 import type { StateMachine } from "../runtime/state-machine.js";
 import { applyKvCommandToValue, decodeKvCommand, type KvCommand, type KvResult } from "./kv-command.js";
+import { DEFAULT_KV_SNAPSHOT_CHUNK_BYTES, decodeKvSnapshot, encodeKvSnapshot } from "./kv-snapshot-codec.js";
 
 /** One result per applied entry: `undefined` for entries that carry no command (noop, config, empty). */
 export type KvApplyResult = KvResult | undefined;
@@ -17,6 +18,8 @@ export interface KvStateMachineOptions {
    * Off by default: the log grows with every entry.
    */
   readonly recordApplyLog?: boolean;
+  /** Largest chunk `snapshot()` produces. Default {@link DEFAULT_KV_SNAPSHOT_CHUNK_BYTES}. */
+  readonly snapshotChunkBytes?: number;
 }
 
 /** A hash seed and multiplier per lane; two independent 32-bit lanes make a 64-bit digest. */
@@ -28,7 +31,8 @@ const mixMultiplier = 0x5bd1e995;
 /**
  * The simulator's replicated key-value store: an in-memory `StateMachine` that applies encoded
  * {@link KvCommand}s in log order. It is not durable: after a simulated crash a fresh instance
- * starts at applied index 0 and the runtime replays the committed log.
+ * starts at applied index 0 and the runtime restores the stored snapshot (if any) and replays the
+ * committed log after it. `snapshot()` / `restore()` use the format of kv-snapshot-codec.ts.
  *
  * Invariant: `applied` only ever grows by one per entry; an entry whose index is not `applied + 1`
  * is a runtime bug and throws before anything in the batch is applied.
@@ -39,12 +43,14 @@ const mixMultiplier = 0x5bd1e995;
  * sm.get("x"); // "1"
  */
 export class KvStateMachine implements StateMachine<KvApplyResult> {
-  private readonly data = new Map<string, string>();
+  private data = new Map<string, string>();
   private applied = 0;
-  private readonly log: AppliedEntry[] | undefined;
+  private log: AppliedEntry[] | undefined;
+  private readonly snapshotChunkBytes: number;
 
   constructor(options: KvStateMachineOptions = {}) {
     this.log = options.recordApplyLog ? [] : undefined;
+    this.snapshotChunkBytes = options.snapshotChunkBytes ?? DEFAULT_KV_SNAPSHOT_CHUNK_BYTES;
   }
 
   /**
@@ -67,6 +73,34 @@ export class KvStateMachine implements StateMachine<KvApplyResult> {
   /** The index of the last applied entry (0 before any). */
   appliedIndex(): number {
     return this.applied;
+  }
+
+  /**
+   * The whole store at exactly `appliedIndex()`, in the binary format of kv-snapshot-codec.ts
+   * (sorted pairs, so equal stores give equal bytes), as chunks of at most `snapshotChunkBytes`.
+   * Synchronous, so later applies cannot change it.
+   */
+  snapshot(): readonly Uint8Array[] {
+    return encodeKvSnapshot({ appliedIndex: this.applied, pairs: this.sortedEntries() }, this.snapshotChunkBytes);
+  }
+
+  /**
+   * Replaces the store with the snapshot's content; afterwards `appliedIndex()` is `meta.index`.
+   * The whole snapshot is decoded and checked before anything changes. With `recordApplyLog`,
+   * the apply log restarts empty: the entries the snapshot covers were never applied here.
+   * @throws KvSnapshotFormatError on undecodable data, or Error when the data was taken at
+   * another index than `meta.index`; the state is unchanged then.
+   */
+  restore(meta: SnapshotMeta, data: readonly Uint8Array[]): void {
+    const content = decodeKvSnapshot(data);
+    if (content.appliedIndex !== meta.index) {
+      throw new Error(
+        `KvStateMachine.restore: the snapshot data was taken at index ${content.appliedIndex}, but its meta says ${meta.index}`,
+      );
+    }
+    this.data = new Map(content.pairs);
+    this.applied = meta.index;
+    if (this.log !== undefined) this.log = [];
   }
 
   /**

@@ -4,14 +4,20 @@
  * deterministic: time moves only when a test advances the clock.
  */
 import type { Random } from "../../src/core/random.js";
-import type { Entry, HardState, Message, NodeId } from "../../src/core/types.js";
+import type { Entry, HardState, Message, NodeId, SnapshotMeta } from "../../src/core/types.js";
 import type { Clock, TimerHandle } from "../../src/runtime/clock.js";
 import type { Logger } from "../../src/runtime/logger.js";
 import { RaftServer } from "../../src/runtime/raft-server.js";
 import type { RaftServerOptions } from "../../src/runtime/server-options.js";
 import type { StateMachine } from "../../src/runtime/state-machine.js";
 import type { Transport, TransportHandler } from "../../src/runtime/transport.js";
-import { EMPTY_HARD_STATE, type PersistedState, type Storage, type StorageWrite } from "../../src/storage/storage.js";
+import {
+  EMPTY_HARD_STATE,
+  type PersistedState,
+  type Storage,
+  type StorageWrite,
+  type StoredSnapshot,
+} from "../../src/storage/storage.js";
 
 /** Lets every queued microtask (and those they queue) run: Node drains them before the check phase. */
 export function settle(): Promise<void> {
@@ -110,6 +116,11 @@ export class LocalNetwork {
   latencyMs = 1;
   /** Every message handed to any transport, in send order, dropped or not. */
   readonly sent: Message[] = [];
+  /**
+   * Sees every message that passes the partitions, at send time: return it (or a changed copy)
+   * to deliver, or undefined to lose it.
+   */
+  intercept: (message: Message) => Message | undefined = (message) => message;
   private readonly handlers = new Map<NodeId, TransportHandler>();
   private readonly cutOff = new Set<NodeId>();
   readonly stopped = new Set<NodeId>();
@@ -147,9 +158,11 @@ export class LocalNetwork {
   private send(message: Message): void {
     this.sent.push(message);
     if (this.cutOff.has(message.from) || this.cutOff.has(message.to)) return;
+    const delivered = this.intercept(message);
+    if (delivered === undefined) return;
     this.clock.setTimer(this.latencyMs, () => {
-      if (this.cutOff.has(message.from) || this.cutOff.has(message.to)) return;
-      this.handlers.get(message.to)?.onMessage(message);
+      if (this.cutOff.has(delivered.from) || this.cutOff.has(delivered.to)) return;
+      this.handlers.get(delivered.to)?.onMessage(delivered);
     });
   }
 }
@@ -231,6 +244,55 @@ export class TestStorage implements Storage {
   }
 }
 
+/**
+ * TestStorage with snapshots: a save keeps a copy of the data and drops the entries up to its
+ * compaction point; an install keeps a copy and drops every entry; `load()` returns the snapshot's
+ * meta and the entries after it.
+ */
+export class SnapshotTestStorage extends TestStorage {
+  snapshot: StoredSnapshot | undefined;
+  saves = 0;
+  installs = 0;
+  /** `compactTo` of every save, in order. */
+  readonly compactions: number[] = [];
+
+  override async load(): Promise<PersistedState> {
+    const snapshot = this.snapshot;
+    if (snapshot === undefined) return super.load();
+    return {
+      hardState: this.hardState,
+      snapshot: snapshot.meta,
+      entries: this.entries.filter((e) => e.index > snapshot.meta.index),
+    };
+  }
+
+  /** When set, every later snapshot save and install rejects with it. */
+  snapshotFailure: Error | undefined;
+
+  async saveSnapshot(meta: SnapshotMeta, data: readonly Uint8Array[], compactTo: number): Promise<void> {
+    if (this.snapshotFailure !== undefined) throw this.snapshotFailure;
+    if (compactTo > meta.index) throw new Error(`compactTo ${compactTo} is past the snapshot ${meta.index}`);
+    if (this.snapshot !== undefined && meta.index <= this.snapshot.meta.index) {
+      throw new Error(`snapshot ${meta.index} is not newer than the stored ${this.snapshot.meta.index}`);
+    }
+    this.saves++;
+    this.compactions.push(compactTo);
+    this.snapshot = { meta, data: data.map((chunk) => chunk.slice()) };
+    this.entries = this.entries.filter((e) => e.index > compactTo);
+  }
+
+  async installSnapshot(meta: SnapshotMeta, data: readonly Uint8Array[]): Promise<void> {
+    if (this.snapshotFailure !== undefined) throw this.snapshotFailure;
+    this.installs++;
+    this.snapshot = { meta, data: data.map((chunk) => chunk.slice()) };
+    this.entries = [];
+  }
+
+  async loadSnapshot(): Promise<StoredSnapshot | undefined> {
+    return this.snapshot;
+  }
+}
+
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
@@ -249,6 +311,9 @@ export class ListStateMachine implements StateMachine<number> {
   applyCalls = 0;
   gate = false;
   throwOnApply: Error | undefined;
+  /** Snapshots taken and restores done. */
+  snapshots = 0;
+  restores = 0;
   private waiting: (() => void)[] = [];
   private lastApplied = 0;
 
@@ -266,6 +331,31 @@ export class ListStateMachine implements StateMachine<number> {
 
   appliedIndex(): number {
     return this.lastApplied;
+  }
+
+  /** The applied index and the commands as JSON, cut into 100-byte chunks (to exercise chunking). */
+  snapshot(): readonly Uint8Array[] {
+    this.snapshots++;
+    const bytes = encoder.encode(JSON.stringify({ applied: this.lastApplied, commands: this.commands }));
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length; at += 100) chunks.push(bytes.subarray(at, at + 100));
+    return chunks;
+  }
+
+  restore(meta: SnapshotMeta, data: readonly Uint8Array[]): void {
+    this.restores++;
+    const whole = new Uint8Array(data.reduce((n, chunk) => n + chunk.length, 0));
+    let at = 0;
+    for (const chunk of data) {
+      whole.set(chunk, at);
+      at += chunk.length;
+    }
+    const state = JSON.parse(decoder.decode(whole)) as { applied: number; commands: string[] };
+    if (state.applied !== meta.index) throw new Error(`snapshot data is at ${state.applied}, meta at ${meta.index}`);
+    this.lastApplied = meta.index;
+    this.commands.length = 0;
+    this.commands.push(...state.commands);
+    this.appliedEntries.length = 0;
   }
 
   private applyNow(entries: readonly Entry[]): number[] {
@@ -313,6 +403,11 @@ export interface TestCluster {
   waitFor(predicate: () => boolean, limitMs?: number): Promise<boolean>;
   /** Campaigns on `id` and waits until it leads and has applied its first entry of the term. */
   elect(id: NodeId): Promise<void>;
+  /**
+   * Stops `id` and starts a new server on the same storage with a fresh (empty, in-memory)
+   * state machine, as after a process restart.
+   */
+  restart(id: NodeId): Promise<TestNode>;
   stopAll(): Promise<void>;
 }
 
@@ -324,21 +419,26 @@ type ServerOverrides = Partial<Omit<RaftServerOptions<number>, "id" | "clock" | 
 /** Builds and starts one server per id on a shared manual clock and network. */
 export async function createCluster(
   ids: readonly NodeId[],
-  options: { seed?: number; overrides?: ServerOverrides; perNode?: Record<NodeId, ServerOverrides> } = {},
+  options: {
+    seed?: number;
+    overrides?: ServerOverrides;
+    perNode?: Record<NodeId, ServerOverrides>;
+    /** Use SnapshotTestStorage (snapshot support) instead of TestStorage. */
+    snapshotStorage?: boolean;
+  } = {},
 ): Promise<TestCluster> {
   const clock = new ManualClock();
   const network = new LocalNetwork(clock);
   const nodes: Record<NodeId, TestNode> = {};
   let seed = options.seed ?? 1;
-  for (const id of ids) {
-    const storage = new TestStorage();
+  const build = (id: NodeId, storage: TestStorage, nodeSeed: number): TestNode => {
     const stateMachine = new ListStateMachine();
     const logger = new RecordingLogger();
     const server = new RaftServer<number>({
       id,
       clusterId: "test",
       voters: ids,
-      random: new SeededRandom(seed++ * 7919),
+      random: new SeededRandom(nodeSeed * 7919),
       clock,
       storage,
       transport: network.transport(id),
@@ -348,7 +448,10 @@ export async function createCluster(
       ...options.overrides,
       ...options.perNode?.[id],
     });
-    nodes[id] = { server, storage, stateMachine, logger };
+    return { server, storage, stateMachine, logger };
+  };
+  for (const id of ids) {
+    nodes[id] = build(id, options.snapshotStorage ? new SnapshotTestStorage() : new TestStorage(), seed++);
   }
   for (const id of ids) await nodes[id].server.start();
   const waitFor = async (predicate: () => boolean, limitMs = 5_000): Promise<boolean> => {
@@ -370,6 +473,14 @@ export async function createCluster(
         return status.role === "leader" && status.stateMachineApplied === status.lastIndex;
       });
       if (!ok) throw new Error(`${id} did not become leader`);
+    },
+    async restart(id) {
+      await nodes[id].server.stop();
+      const storage = nodes[id].storage;
+      storage.closed = false;
+      nodes[id] = build(id, storage, seed++);
+      await nodes[id].server.start();
+      return nodes[id];
     },
     async stopAll() {
       for (const id of ids) await nodes[id].server.stop();

@@ -12,6 +12,7 @@ import {
   type KvResult,
   putCommand,
 } from "../../src/sim/kv-command.js";
+import { decodeKvSnapshot, encodeKvSnapshot, KvSnapshotFormatError } from "../../src/sim/kv-snapshot-codec.js";
 import { KvStateMachine } from "../../src/sim/kv-state-machine.js";
 
 const text = fc.string({ unit: "binary", maxLength: 12 });
@@ -295,5 +296,114 @@ describe("KvStateMachine", () => {
     },
   );
 });
+
+describe("KvStateMachine snapshots", () => {
+  const metaAt = (index: number) => ({ index, term: 1, config: { voters: ["n1"], outgoing: [], learners: [] } });
+
+  function concat(parts: readonly Uint8Array[]): Uint8Array {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+
+  it("has the documented layout: version, applied index, count, sorted length-prefixed pairs", () => {
+    const sm = new KvStateMachine();
+    sm.apply([normal(1, putCommand("b", "2")), normal(2, putCommand("a", "1"))]);
+    expect([...concat(sm.snapshot())]).toEqual([0x01, 2, 2, 1, 0x61, 1, 0x31, 1, 0x62, 1, 0x32]);
+  });
+
+  it("restores the exact store and applied index, then keeps applying after it", () => {
+    const source = new KvStateMachine();
+    source.apply([
+      normal(1, putCommand("x", "1")),
+      normal(2, putCommand("y", "2")),
+      normal(3, casCommand("x", "1", "3")),
+    ]);
+    const copy = new KvStateMachine();
+    copy.apply([normal(1, putCommand("stale", "gone"))]);
+    copy.restore(metaAt(3), source.snapshot());
+    expect(copy.appliedIndex()).toBe(3);
+    expect(copy.sortedEntries()).toEqual(source.sortedEntries());
+    expect(copy.digest()).toBe(source.digest());
+    expect(copy.get("stale")).toBeNull();
+    expect(copy.apply([normal(4, getCommand("x"))])).toEqual([{ value: "3" }]);
+    expect(() => copy.apply([normal(4, getCommand("x"))])).toThrow(/out of order/);
+  });
+
+  it("cuts snapshots into chunks of at most snapshotChunkBytes, records straddling chunk boundaries", () => {
+    const sm = new KvStateMachine({ snapshotChunkBytes: 7 });
+    sm.apply(Array.from({ length: 30 }, (_, i) => normal(i + 1, putCommand(`key${i}`, "v".repeat(i)))));
+    const chunks = sm.snapshot();
+    expect(chunks.length).toBeGreaterThan(10);
+    expect(chunks.every((c) => c.length <= 7 && c.length > 0)).toBe(true);
+    const restored = new KvStateMachine();
+    restored.restore(metaAt(30), chunks);
+    expect(restored.digest()).toBe(sm.digest());
+    // The same content in one chunk: chunking carries no meaning.
+    expect(concat(new KvStateMachine({ snapshotChunkBytes: 1 << 20 }).snapshot())).toEqual(
+      concat(new KvStateMachine({ snapshotChunkBytes: 3 }).snapshot()),
+    );
+  });
+
+  it("refuses data taken at another index than the meta's, and changes nothing", () => {
+    const source = new KvStateMachine();
+    source.apply([normal(1, putCommand("x", "1"))]);
+    const target = new KvStateMachine();
+    target.apply([normal(1, putCommand("y", "2")), normal(2, putCommand("z", "3"))]);
+    const digest = target.digest();
+    expect(() => target.restore(metaAt(2), source.snapshot())).toThrow(/taken at index 1, but its meta says 2/);
+    expect(target.digest()).toBe(digest);
+    expect(target.appliedIndex()).toBe(2);
+  });
+
+  it.each([
+    ["an unknown version", [0x02, 0, 0], /format version 2/],
+    ["a truncated pair", [0x01, 5, 1, 1, 0x61], /truncated/],
+    ["unsorted keys", [0x01, 5, 2, 1, 0x62, 0, 1, 0x61, 0], /not after the previous key/],
+    ["a duplicate key", [0x01, 5, 2, 1, 0x61, 0, 1, 0x61, 0], /sorted and unique/],
+    ["trailing bytes", [0x01, 5, 0, 9], /trailing bytes/],
+    ["invalid UTF-8", [0x01, 5, 1, 1, 0xff, 0], /not valid UTF-8/],
+    ["a padded varint", [0x01, 0x85, 0x00, 0], /padded varint/],
+    ["nothing at all", [], /truncated/],
+  ])("rejects %s with a KvSnapshotFormatError", (_name, raw, message) => {
+    const sm = new KvStateMachine();
+    const attempt = () => sm.restore(metaAt(5), [Uint8Array.from(raw as number[])]);
+    expect(attempt).toThrow(KvSnapshotFormatError);
+    expect(attempt).toThrow(message);
+    expect(sm.appliedIndex()).toBe(0);
+  });
+
+  it("restarts the apply log at a restore", () => {
+    const sm = new KvStateMachine({ recordApplyLog: true });
+    sm.apply([normal(1, putCommand("x", "1"))]);
+    const snapshot = sm.snapshot();
+    const other = new KvStateMachine({ recordApplyLog: true });
+    other.restore(metaAt(1), snapshot);
+    other.apply([normal(2, putCommand("y", "1"))]);
+    expect(other.applyLog()).toEqual([{ index: 2, term: 1 }]);
+  });
+
+  test.prop([
+    fc.array(fc.tuple(text, text), { maxLength: 30 }),
+    fc.integer({ min: 0, max: 2 ** 53 - 1 }),
+    fc.integer({ min: 1, max: 16 }),
+  ])("encoding round-trips any sorted store, any index, cut at any chunk size", (pairs, appliedIndex, chunkBytes) => {
+    const sorted = [...new Map(pairs.filter(([k, v]) => isWellFormed(k) && isWellFormed(v))).entries()].sort(
+      ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0),
+    );
+    const chunks = encodeKvSnapshot({ appliedIndex, pairs: sorted }, chunkBytes);
+    expect(chunks.every((c) => c.length <= chunkBytes)).toBe(true);
+    expect(decodeKvSnapshot(chunks)).toEqual({ appliedIndex, pairs: sorted });
+  });
+});
+
+/** No unpaired surrogates: UTF-8 cannot carry them. */
+function isWellFormed(text: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}
 
 const GOLDEN_DIGEST = "a6c9862800b5318f";
