@@ -6,6 +6,7 @@ import type { NodeId } from "../core/types.js";
  *
  * Guarantees about whether a proposal was applied:
  * - `NOT_LEADER`, `OVERLOADED`, `STOPPED` (before acceptance), `ENTRY_TOO_LARGE`, `PROPOSAL_DROPPED`: NOT applied.
+ * - `CONFIG_CHANGE_REJECTED`, `NOT_CAUGHT_UP`: the membership change was NOT applied.
  * - `OUTCOME_UNKNOWN`: may or may not be applied (timeout, abort, leadership lost in flight).
  */
 export type RaftErrorCode =
@@ -16,7 +17,10 @@ export type RaftErrorCode =
   | "STOPPED"
   | "ENTRY_TOO_LARGE"
   | "READ_FAILED"
-  | "STORAGE_FAILED";
+  | "STORAGE_FAILED"
+  | "CONFIG_CHANGE_REJECTED"
+  | "NOT_CAUGHT_UP"
+  | "TRANSFER_FAILED";
 
 export class RaftError extends Error {
   readonly code: RaftErrorCode;
@@ -117,4 +121,34 @@ export function isRaftError(error: unknown, code?: RaftErrorCode): error is Raft
     typeof (error as RaftError).code === "string" &&
     (code === undefined || (error as RaftError).code === code)
   );
+}
+
+/** The leader refused a membership change: another is in progress, it is too early, or it is invalid. Not applied. */
+export class ConfigChangeRejectedError extends RaftError {
+  readonly reason: string;
+  constructor(reason: string, retryable: boolean) {
+    super("CONFIG_CHANGE_REJECTED", `membership change refused: ${reason}`, retryable);
+    this.name = "ConfigChangeRejectedError";
+    this.reason = reason;
+  }
+}
+
+/** A learner is not yet caught up with the leader, so promoting it could stall commits (thesis §4.2.1). Not applied. */
+export class NotCaughtUpError extends RaftError {
+  constructor(member: NodeId, match: number, commit: number) {
+    super(
+      "NOT_CAUGHT_UP",
+      `learner ${member} has ${match} of ${commit} committed entries; retry once it has caught up`,
+      true,
+    );
+    this.name = "NotCaughtUpError";
+  }
+}
+
+/** Leadership did not move to the requested member in time; the old leader resumed accepting writes. */
+export class TransferFailedError extends RaftError {
+  constructor(reason: string) {
+    super("TRANSFER_FAILED", `leadership transfer failed: ${reason}`, true);
+    this.name = "TransferFailedError";
+  }
 }

@@ -1,3 +1,4 @@
+import type { MembershipChange } from "../core/config-change.js";
 import type { Entry, NodeId } from "../core/types.js";
 import type { CallCancellation } from "./call-cancellation.js";
 import { ProposalDroppedError } from "./errors.js";
@@ -19,6 +20,8 @@ export class PendingProposal<Result> {
   forwardedTo: NodeId = "";
   forwardedTerm = 0;
   cancellation: CallCancellation | undefined;
+  /** Set for a membership change instead of a command. */
+  membership: MembershipChange | undefined;
 
   constructor(
     readonly requestId: number,
@@ -89,7 +92,8 @@ export class PendingProposals<Result> {
   settleApplied(entry: Entry, result: Result): void {
     const local = this.byIndex.get(entry.index);
     if (local !== undefined) {
-      if (local.term === entry.term && entry.type === "normal") this.resolve(local, result);
+      // One entry per (index, term): the proposal's own entry (a command or a membership change).
+      if (local.term === entry.term) this.resolve(local, result);
       else this.reject(local, new ProposalDroppedError(entry.index));
     }
     if (this.forwarded.size > 0 && entry.origin === this.selfId && entry.requestId !== undefined) {

@@ -1,3 +1,5 @@
+import { DEFAULT_ELECTION_TICKS } from "../core/config.js";
+import { type MembershipChange, membershipProblem } from "../core/config-change.js";
 import { validateSnapshotChunk } from "../core/message-validation.js";
 import { type CoreStatus, type ProposeResult, RaftCore } from "../core/raft-core.js";
 import type { Entry, Message, NodeId, Ready, Role, SnapshotChunk, SnapshotMeta } from "../core/types.js";
@@ -7,7 +9,9 @@ import { CallCancellation, type CancelReason, checkTimeoutMs } from "./call-canc
 import type { Clock, TimerHandle } from "./clock.js";
 import { CompactionPolicy } from "./compaction-policy.js";
 import {
+  ConfigChangeRejectedError,
   EntryTooLargeError,
+  NotCaughtUpError,
   NotLeaderError,
   OutcomeUnknownError,
   OverloadedError,
@@ -15,6 +19,7 @@ import {
   ReadFailedError,
   StoppedError,
   StorageFailedError,
+  TransferFailedError,
 } from "./errors.js";
 import { Inbox } from "./inbox.js";
 import { type Logger, silentLogger } from "./logger.js";
@@ -155,6 +160,14 @@ export class RaftServer<Result = unknown> {
   private observedTerm = 0;
   private observedRole: Role = "follower";
   private droppedMessages = 0;
+  private pendingTransfer:
+    | {
+        readonly to: NodeId;
+        readonly resolve: () => void;
+        readonly reject: (e: Error) => void;
+        readonly timer: TimerHandle;
+      }
+    | undefined;
 
   private readonly compaction: CompactionPolicy;
   private readonly snapshotSender: SnapshotSender;
@@ -304,6 +317,107 @@ export class RaftServer<Result = unknown> {
         this.cancelRead(read, reason),
       );
       this.post({ kind: "read", read });
+    });
+  }
+
+  /**
+   * Changes the membership to exactly `change` (joint consensus when voters change; the joint
+   * phase ends automatically). Resolves once the change's entry is applied on this node, the
+   * leader. Rejects with NOT_LEADER, CONFIG_CHANGE_REJECTED (not applied) or OUTCOME_UNKNOWN.
+   */
+  changeMembership(change: MembershipChange, options: CallOptions = {}): Promise<void> {
+    if (this.lifecycle !== "running") return Promise.reject(this.notRunningError());
+    const problem = membershipProblem(change);
+    if (problem !== undefined) return Promise.reject(new ConfigChangeRejectedError(problem, false));
+    let timeoutMs: number;
+    try {
+      timeoutMs = checkTimeoutMs(options.timeoutMs ?? this.options.defaultTimeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      const proposal = new PendingProposal<Result>(
+        this.nextRequestId++,
+        undefined,
+        timeoutMs,
+        options.signal,
+        () => resolve(),
+        reject,
+      );
+      proposal.membership = change;
+      this.proposals.add(proposal);
+      proposal.cancellation = new CallCancellation(this.clock, timeoutMs, options.signal, (reason) =>
+        this.cancelProposal(proposal, reason),
+      );
+      this.post({ kind: "propose", proposal });
+    });
+  }
+
+  /** Adds `id` as a voter (with its address, which travels in the configuration). */
+  addVoter(id: NodeId, address?: string, options?: CallOptions): Promise<void> {
+    const s = this.status();
+    return this.changeMembership(
+      {
+        voters: unique([...s.voters, id]),
+        learners: s.learners.filter((l) => l !== id),
+        addresses: address ? { [id]: address } : {},
+      },
+      options,
+    );
+  }
+
+  /** Removes `id` from the voters and learners. Removing the leader makes it step down once applied. */
+  removeMember(id: NodeId, options?: CallOptions): Promise<void> {
+    const s = this.status();
+    return this.changeMembership(
+      { voters: s.voters.filter((v) => v !== id), learners: s.learners.filter((l) => l !== id) },
+      options,
+    );
+  }
+
+  /** Adds `id` as a learner: it receives the log and never votes. */
+  addLearner(id: NodeId, address?: string, options?: CallOptions): Promise<void> {
+    const s = this.status();
+    return this.changeMembership(
+      { voters: s.voters, learners: unique([...s.learners, id]), addresses: address ? { [id]: address } : {} },
+      options,
+    );
+  }
+
+  /**
+   * Promotes learner `id` to voter, only if it holds every committed entry and answered within the
+   * last election timeout (thesis §4.2.1); otherwise NOT_CAUGHT_UP.
+   */
+  promoteLearner(id: NodeId, options?: CallOptions): Promise<void> {
+    const s = this.status();
+    if (s.role !== "leader") return Promise.reject(new NotLeaderError(s.leader));
+    const pr = s.progress[id];
+    if (pr === undefined || !pr.isLearner)
+      return Promise.reject(new ConfigChangeRejectedError(`${id} is not a learner`, false));
+    if (pr.match < s.commit || !pr.recentActive) return Promise.reject(new NotCaughtUpError(id, pr.match, s.commit));
+    return this.changeMembership(
+      { voters: unique([...s.voters, id]), learners: s.learners.filter((l) => l !== id) },
+      options,
+    );
+  }
+
+  /**
+   * Hands leadership to voter `to` (thesis §3.10). Resolves once this node sees `to` lead;
+   * rejects with TRANSFER_FAILED when the core refuses or `to` does not take over in time
+   * (default: two election timeouts), after which this node accepts writes again.
+   */
+  transferLeadership(to: NodeId, options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.lifecycle !== "running") return Promise.reject(this.notRunningError());
+    if (this.pendingTransfer !== undefined)
+      return Promise.reject(new TransferFailedError("another transfer is in progress"));
+    const timeoutMs =
+      options.timeoutMs ?? 2 * (this.options.core.electionTicks ?? DEFAULT_ELECTION_TICKS) * this.options.tickMs;
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.clock.setTimer(timeoutMs, () =>
+        this.settleTransfer(new TransferFailedError(`${to} did not take over within ${timeoutMs} ms`)),
+      );
+      this.pendingTransfer = { to, resolve, reject, timer };
+      this.post({ kind: "transfer", to });
     });
   }
 
@@ -551,6 +665,11 @@ export class RaftServer<Result = unknown> {
       case "propose":
         this.handlePropose(core, event.proposal);
         return;
+      case "transfer": {
+        const refused = core.transferLeadership(event.to);
+        if (refused !== undefined) this.settleTransfer(new TransferFailedError(refused));
+        return;
+      }
       case "read":
         if (!event.read.settled) core.readIndex(event.read.requestId);
         return;
@@ -691,6 +810,12 @@ export class RaftServer<Result = unknown> {
     // Snapshot sends belong to one leadership: chunks of an older term would only be dropped.
     if (this.observedRole !== "leader" || term !== this.observedTerm) this.stopSnapshotSends();
     if (leader === this.observedLeader && term === this.observedTerm) return;
+    if (this.pendingTransfer !== undefined && leader !== "" && leader !== this.id) {
+      const target = this.pendingTransfer.to;
+      this.settleTransfer(
+        leader === target ? undefined : new TransferFailedError(`${leader} became leader instead of ${target}`),
+      );
+    }
     this.observedLeader = leader;
     this.observedTerm = term;
     if (this.proposals.forwardedCount > 0) {
@@ -1053,6 +1178,7 @@ export class RaftServer<Result = unknown> {
 
   private handlePropose(core: RaftCore, proposal: PendingProposal<Result>): void {
     if (proposal.settled) return;
+    if (proposal.membership !== undefined) return this.handleMembership(core, proposal, proposal.membership);
     const data = proposal.data as Uint8Array;
     const outcome = core.propose({ data, origin: this.id, requestId: proposal.requestId });
     switch (outcome.kind) {
@@ -1066,6 +1192,26 @@ export class RaftServer<Result = unknown> {
         this.proposals.reject(proposal, this.rejectionError(outcome, data.byteLength));
         return;
     }
+  }
+
+  private handleMembership(core: RaftCore, proposal: PendingProposal<Result>, change: MembershipChange): void {
+    const outcome = core.proposeMembership(change, proposal.requestId);
+    if (outcome.kind === "appended") this.proposals.markAppended(proposal, outcome.index, outcome.term);
+    else if (outcome.kind === "rejected" && outcome.reason === "not-leader") {
+      this.proposals.reject(proposal, new NotLeaderError(outcome.leaderHint, "membership changes go to the leader"));
+    } else if (outcome.kind === "rejected") {
+      const retryable = outcome.reason !== "invalid-config";
+      this.proposals.reject(proposal, new ConfigChangeRejectedError(outcome.reason, retryable));
+    }
+  }
+
+  private settleTransfer(error: RaftError | undefined): void {
+    const pending = this.pendingTransfer;
+    if (pending === undefined) return;
+    this.pendingTransfer = undefined;
+    this.clock.cancelTimer(pending.timer);
+    if (error === undefined) pending.resolve();
+    else pending.reject(error);
   }
 
   private rejectionError(outcome: ProposeResult & { kind: "rejected" }, bytes: number): RaftError {
@@ -1134,6 +1280,7 @@ export class RaftServer<Result = unknown> {
         : new OutcomeUnknownError(why, { cause: fatal }),
     );
     this.reads.failAll(() => (fatal === undefined ? new StoppedError(why) : new ReadFailedError(why)));
+    this.settleTransfer(new TransferFailedError(why));
     this.releasePromise = this.release(fatal);
   }
 
@@ -1174,6 +1321,10 @@ export class RaftServer<Result = unknown> {
   private logFields(): { node: NodeId; term: number } {
     return { node: this.id, term: this.observedTerm };
   }
+}
+
+function unique(ids: readonly NodeId[]): NodeId[] {
+  return [...new Set(ids)];
 }
 
 function stateMachineFailed(error: unknown): RaftError {

@@ -15,6 +15,7 @@ export type ServerEvent<Result> =
   | { readonly kind: "campaign" }
   | { readonly kind: "propose"; readonly proposal: PendingProposal<Result> }
   | { readonly kind: "read"; readonly read: PendingRead }
+  | { readonly kind: "transfer"; readonly to: NodeId }
   | { readonly kind: "durable"; readonly ready: Ready }
   | { readonly kind: "writeFailed"; readonly error: unknown }
   | { readonly kind: "applied"; readonly entries: readonly Entry[]; readonly results: readonly Result[] }
