@@ -573,6 +573,9 @@ export class RaftCore {
     if (wasLeader) this.failLeaderReads();
     if (leader !== this.leader) this.failForwarded(leader);
     this.transferee = "";
+    // Leader-only intentions die with the leadership (otherwise hasReady() stays true forever).
+    this.needsBroadcast = false;
+    this.commitAdvanced = false;
     this.role = "follower";
     this.leader = leader;
     this.stepRole = this.stepFollower;

@@ -89,7 +89,12 @@ export class SafetyChecker {
         // Applied before any commit observation reached the oracle (possible within one step): record it.
         this.record(e.index, e.term, fingerprint(e), id, atMs, "state-machine-safety");
       } else if (known.term !== e.term || known.fingerprint !== fingerprint(e)) {
-        this.fail("state-machine-safety", atMs, id, `applied (${e.index}, term ${e.term}) but (${e.index}, term ${known.term}) was committed`);
+        this.fail(
+          "state-machine-safety",
+          atMs,
+          id,
+          `applied (${e.index}, term ${e.term}) but (${e.index}, term ${known.term}) was committed`,
+        );
       }
     }
   }
@@ -161,7 +166,12 @@ export class SafetyChecker {
       return;
     }
     if (known.term !== term || known.fingerprint !== print) {
-      this.fail(property, atMs, node, `committed (${index}, term ${term}) differs from (${index}, term ${known.term}) committed elsewhere`);
+      this.fail(
+        property,
+        atMs,
+        node,
+        `committed (${index}, term ${term}) differs from (${index}, term ${known.term}) committed elsewhere`,
+      );
     }
   }
 

@@ -214,3 +214,17 @@ describe("leader election (§3.4)", () => {
     expect(a.core.dropCounters()["wrong-cluster"]).toBe(1);
   });
 });
+
+describe("stepping down", () => {
+  it("a leader that steps down with an unflushed broadcast has nothing left to do (no busy loop)", () => {
+    const c = new CoreCluster(["a", "b", "c"], { electionTicks: 10 });
+    c.elect("a");
+    const a = c.get("a").core;
+    c.filter = () => false;
+    a.propose({ data: new Uint8Array([1]), origin: "a", requestId: 1 });
+    for (let i = 0; i < 25; i++) a.tick(); // CheckQuorum steps it down before the next ready()
+    expect(a.status().role).toBe("follower");
+    a.advance(a.ready());
+    expect(a.hasReady()).toBe(false);
+  });
+});

@@ -1,0 +1,429 @@
+import type { NodeId } from "../core/types.js";
+import type { Prng } from "./prng.js";
+import { PER_MILLION } from "./sim-network.js";
+
+/**
+ * Faults as data: a fault schedule is a list of timed faults that the simulator applies during
+ * its safety phase. Being plain data, a schedule can be generated from a seed, written to a JSON
+ * scenario file, generated and shrunk by fast-check, and replayed exactly.
+ *
+ * Faults at the same `atMs` are applied in list order.
+ */
+export type Fault =
+  /** Power loss on one node: unsynced writes are lost (a random prefix survives), timers die. */
+  | { readonly atMs: number; readonly kind: "crash"; readonly node: NodeId }
+  /**
+   * Arms a crash of `node` for the moment it next has a storage write in flight (between the
+   * write and its sync), the moment most likely to expose a durability bug. A later `restart` of
+   * the node disarms it.
+   */
+  | { readonly atMs: number; readonly kind: "crash-during-write"; readonly node: NodeId }
+  /** Restarts a crashed node from its disk (a no-op when it is up). */
+  | { readonly atMs: number; readonly kind: "restart"; readonly node: NodeId }
+  | { readonly atMs: number; readonly kind: "crash-all" }
+  | { readonly atMs: number; readonly kind: "restart-all" }
+  /** Full partition: nodes talk only within their group; a node in no group reaches nobody. */
+  | { readonly atMs: number; readonly kind: "partition"; readonly groups: readonly (readonly NodeId[])[] }
+  /** Cuts one node off from all others in both directions. */
+  | { readonly atMs: number; readonly kind: "isolate"; readonly node: NodeId }
+  /** One-way cut: messages from `from` to `to` are dropped. */
+  | { readonly atMs: number; readonly kind: "cut"; readonly from: NodeId; readonly to: NodeId }
+  /** Removes every partition, isolation and cut. */
+  | { readonly atMs: number; readonly kind: "heal" }
+  /** Random message loss from now on, per million messages (0 turns it off). */
+  | { readonly atMs: number; readonly kind: "loss"; readonly perMillion: number }
+  /** Random message duplication from now on, per million messages (0 turns it off). */
+  | { readonly atMs: number; readonly kind: "duplicate"; readonly perMillion: number };
+
+export type FaultKind = Fault["kind"];
+export type FaultSchedule = readonly Fault[];
+
+export const FAULT_KINDS: readonly FaultKind[] = [
+  "crash",
+  "crash-during-write",
+  "restart",
+  "crash-all",
+  "restart-all",
+  "partition",
+  "isolate",
+  "cut",
+  "heal",
+  "loss",
+  "duplicate",
+];
+
+/** How hard the generated schedule hits the cluster. */
+export type FaultProfile = "none" | "standard" | "heavy";
+export const FAULT_PROFILES: readonly FaultProfile[] = ["none", "standard", "heavy"];
+
+/** A schedule or scenario that does not validate; the message names the field and what is wrong. */
+export class FaultScheduleError extends Error {
+  readonly code = "FAULT_SCHEDULE";
+  constructor(message: string) {
+    super(message);
+    this.name = "FaultScheduleError";
+  }
+}
+
+/** Stable field order of one fault in JSON. */
+const FIELD_ORDER = ["atMs", "kind", "node", "from", "to", "groups", "perMillion"] as const;
+
+/**
+ * Checks that `value` is a fault schedule for a cluster of `nodes` and returns it as typed data,
+ * sorted by `atMs` (stable: faults at the same time keep their order). Throws
+ * {@link FaultScheduleError} naming the first bad field, e.g. `schedule[2].node: "n9" is not a node`.
+ * @example validateSchedule(JSON.parse(text), { nodes: ["n1", "n2", "n3"] })
+ */
+export function validateSchedule(value: unknown, options: { readonly nodes: readonly NodeId[] }): Fault[] {
+  if (!Array.isArray(value)) throw new FaultScheduleError("schedule: expected an array of faults");
+  const known = new Set(options.nodes);
+  const faults = value.map((item, i) => validateFault(item, `schedule[${i}]`, known, options.nodes));
+  return sortSchedule(faults);
+}
+
+/**
+ * Parses a JSON schedule (an array of faults).
+ * @example parseSchedule('[{"atMs":100,"kind":"crash","node":"n1"}]', { nodes: ["n1", "n2", "n3"] })
+ */
+export function parseSchedule(text: string, options: { readonly nodes: readonly NodeId[] }): Fault[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new FaultScheduleError(`schedule: not JSON (${(error as Error).message})`);
+  }
+  return validateSchedule(parsed, options);
+}
+
+/**
+ * The schedule as plain JSON-ready objects with a stable field order (so equal schedules
+ * serialise to equal bytes).
+ */
+export function scheduleToData(schedule: FaultSchedule): Record<string, unknown>[] {
+  return schedule.map((fault) => {
+    const source = fault as unknown as Record<string, unknown>;
+    const ordered: Record<string, unknown> = {};
+    for (const field of FIELD_ORDER) {
+      if (source[field] !== undefined) ordered[field] = source[field];
+    }
+    return ordered;
+  });
+}
+
+/**
+ * One JSON text per schedule, one fault per line for readable diffs.
+ * @example scheduleToJson([{ atMs: 100, kind: "heal" }]) // '[\n  {"atMs":100,"kind":"heal"}\n]'
+ */
+export function scheduleToJson(schedule: FaultSchedule): string {
+  const lines = scheduleToData(schedule).map((fault) => `  ${JSON.stringify(fault)}`);
+  return lines.length === 0 ? "[]" : `[\n${lines.join(",\n")}\n]`;
+}
+
+/** Sorts by `atMs`, keeping list order among faults at the same time. */
+export function sortSchedule(faults: readonly Fault[]): Fault[] {
+  return faults
+    .map((fault, position) => ({ fault, position }))
+    .sort((a, b) => a.fault.atMs - b.fault.atMs || a.position - b.position)
+    .map((item) => item.fault);
+}
+
+/**
+ * A short human-readable description, e.g. `crash n2`, `partition [n1 n2] [n3 n4 n5]`, `loss 5%`.
+ */
+export function describeFault(fault: Fault): string {
+  switch (fault.kind) {
+    case "crash":
+    case "crash-during-write":
+    case "restart":
+    case "isolate":
+      return `${fault.kind} ${fault.node}`;
+    case "crash-all":
+    case "restart-all":
+    case "heal":
+      return fault.kind;
+    case "partition":
+      return `partition ${fault.groups.map((group) => `[${group.join(" ")}]`).join(" ")}`;
+    case "cut":
+      return `cut ${fault.from}->${fault.to}`;
+    case "loss":
+    case "duplicate":
+      return `${fault.kind} ${fault.perMillion}/1M`;
+  }
+}
+
+// ---- generation ---------------------------------------------------------------------------------
+
+/** Parameters of one profile; every range is inclusive and in milliseconds unless named otherwise. */
+interface ProfileShape {
+  /** Quiet time between two node-fault episodes. */
+  readonly nodeGapMs: readonly [number, number];
+  /** How long a crashed node (or the whole cluster) stays down. */
+  readonly downMs: readonly [number, number];
+  /** Percent chances of each node-fault episode; the rest is a single crash. */
+  readonly crashDuringWritePercent: number;
+  readonly crashAllPercent: number;
+  /** A minority (heavy: a majority) of nodes crashes together. */
+  readonly multiCrashPercent: number;
+  readonly multiCrashMajority: boolean;
+  /** Quiet time between two link-fault episodes (partition, isolate, cut). */
+  readonly linkGapMs: readonly [number, number];
+  readonly linkEpisodeMs: readonly [number, number];
+  /** Quiet time between two link-quality episodes (loss, duplication). */
+  readonly qualityGapMs: readonly [number, number];
+  readonly qualityEpisodeMs: readonly [number, number];
+  readonly maxLossPerMillion: number;
+  readonly maxDuplicatePerMillion: number;
+}
+
+const STANDARD_PROFILE: ProfileShape = {
+  nodeGapMs: [400, 2_500],
+  downMs: [50, 2_000],
+  crashDuringWritePercent: 35,
+  crashAllPercent: 12,
+  multiCrashPercent: 10,
+  multiCrashMajority: false,
+  linkGapMs: [400, 3_000],
+  linkEpisodeMs: [100, 2_500],
+  qualityGapMs: [1_000, 5_000],
+  qualityEpisodeMs: [200, 2_000],
+  maxLossPerMillion: 150_000,
+  maxDuplicatePerMillion: 100_000,
+};
+
+const HEAVY_PROFILE: ProfileShape = {
+  nodeGapMs: [0, 900],
+  downMs: [10, 3_000],
+  crashDuringWritePercent: 35,
+  crashAllPercent: 15,
+  multiCrashPercent: 25,
+  multiCrashMajority: true,
+  linkGapMs: [0, 1_000],
+  linkEpisodeMs: [50, 3_000],
+  qualityGapMs: [0, 1_500],
+  qualityEpisodeMs: [100, 3_000],
+  maxLossPerMillion: 400_000,
+  maxDuplicatePerMillion: 250_000,
+};
+
+export interface GenerateScheduleOptions {
+  readonly nodes: readonly NodeId[];
+  /** Faults are generated in [0, durationMs). */
+  readonly durationMs: number;
+  readonly profile: FaultProfile;
+}
+
+/**
+ * A random schedule drawn from `prng`: three independent tracks of fault episodes (node crashes,
+ * link faults, link quality) whose faults are merged by time. Every episode ends with its repair
+ * (restart, heal, loss 0) unless the safety phase ends first; the convergence phase repairs the rest.
+ * "standard" includes single crashes, crashes timed between a write and its sync, minority crashes
+ * and whole-cluster crashes; "heavy" overlaps more, crashes majorities and loses more messages.
+ * @example generateSchedule(Prng.fromSeed(1).fork("faults"), { nodes: ["n1", "n2", "n3"], durationMs: 10_000, profile: "standard" })
+ */
+export function generateSchedule(prng: Prng, options: GenerateScheduleOptions): Fault[] {
+  const { nodes, durationMs, profile } = options;
+  if (!FAULT_PROFILES.includes(profile)) {
+    throw new FaultScheduleError(`unknown fault profile "${profile}" (use ${FAULT_PROFILES.join(", ")})`);
+  }
+  if (!Number.isSafeInteger(durationMs) || durationMs < 0) {
+    throw new FaultScheduleError(`durationMs must be a non-negative integer, got ${durationMs}`);
+  }
+  if (profile === "none" || nodes.length === 0) return [];
+  const shape = profile === "heavy" ? HEAVY_PROFILE : STANDARD_PROFILE;
+  // Separate streams per track: a change in one track's draws never shifts another track.
+  const faults = [
+    ...nodeTrack(prng.fork("node-track"), nodes, durationMs, shape),
+    ...linkTrack(prng.fork("link-track"), nodes, durationMs, shape),
+    ...qualityTrack(prng.fork("quality-track"), durationMs, shape),
+  ];
+  return sortSchedule(faults.filter((fault) => fault.atMs < durationMs));
+}
+
+function draw(prng: Prng, range: readonly [number, number]): number {
+  return prng.nextRange(range[0], range[1]);
+}
+
+function nodeTrack(prng: Prng, nodes: readonly NodeId[], durationMs: number, shape: ProfileShape): Fault[] {
+  const faults: Fault[] = [];
+  let atMs = draw(prng, shape.nodeGapMs);
+  while (atMs < durationMs) {
+    const downMs = draw(prng, shape.downMs);
+    const roll = prng.nextInt(100);
+    const upAtMs = atMs + downMs;
+    if (roll < shape.crashAllPercent) {
+      faults.push({ atMs, kind: "crash-all" }, { atMs: upAtMs, kind: "restart-all" });
+    } else if (roll < shape.crashAllPercent + shape.multiCrashPercent && nodes.length >= 3) {
+      const minority = Math.floor((nodes.length - 1) / 2);
+      const count = shape.multiCrashMajority ? prng.nextRange(minority, minority + 1) : Math.max(1, minority);
+      const victims = prng.shuffle(nodes.slice()).slice(0, count);
+      for (const node of victims) faults.push({ atMs, kind: "crash", node });
+      for (const node of victims) faults.push({ atMs: upAtMs + prng.nextInt(200), kind: "restart", node });
+    } else {
+      const node = prng.pick(nodes);
+      const duringWrite = prng.nextInt(100) < shape.crashDuringWritePercent;
+      faults.push({ atMs, kind: duringWrite ? "crash-during-write" : "crash", node });
+      faults.push({ atMs: upAtMs, kind: "restart", node });
+    }
+    atMs = upAtMs + 200 + draw(prng, shape.nodeGapMs);
+  }
+  return faults;
+}
+
+function linkTrack(prng: Prng, nodes: readonly NodeId[], durationMs: number, shape: ProfileShape): Fault[] {
+  const faults: Fault[] = [];
+  let atMs = draw(prng, shape.linkGapMs);
+  while (atMs < durationMs) {
+    const roll = prng.nextInt(100);
+    if (roll < 50 && nodes.length >= 2) {
+      faults.push({ atMs, kind: "partition", groups: randomGroups(prng, nodes) });
+    } else if (roll < 75) {
+      faults.push({ atMs, kind: "isolate", node: prng.pick(nodes) });
+    } else if (nodes.length >= 2) {
+      const cuts = prng.nextRange(1, Math.min(3, nodes.length));
+      for (let i = 0; i < cuts; i++) {
+        const [from, to] = prng.shuffle(nodes.slice());
+        faults.push({ atMs, kind: "cut", from: from as NodeId, to: to as NodeId });
+      }
+    }
+    const healAtMs = atMs + draw(prng, shape.linkEpisodeMs);
+    faults.push({ atMs: healAtMs, kind: "heal" });
+    atMs = healAtMs + draw(prng, shape.linkGapMs);
+  }
+  return faults;
+}
+
+/** Two groups (sometimes three with 5+ nodes), every node in exactly one. */
+function randomGroups(prng: Prng, nodes: readonly NodeId[]): NodeId[][] {
+  const shuffled = prng.shuffle(nodes.slice());
+  if (nodes.length >= 5 && prng.nextInt(4) === 0) {
+    const first = prng.nextRange(1, nodes.length - 2);
+    const second = prng.nextRange(first + 1, nodes.length - 1);
+    return [shuffled.slice(0, first), shuffled.slice(first, second), shuffled.slice(second)];
+  }
+  const split = prng.nextRange(1, nodes.length - 1);
+  return [shuffled.slice(0, split), shuffled.slice(split)];
+}
+
+function qualityTrack(prng: Prng, durationMs: number, shape: ProfileShape): Fault[] {
+  const faults: Fault[] = [];
+  let atMs = draw(prng, shape.qualityGapMs);
+  while (atMs < durationMs) {
+    const endAtMs = atMs + draw(prng, shape.qualityEpisodeMs);
+    if (prng.nextInt(2) === 0) {
+      faults.push({ atMs, kind: "loss", perMillion: prng.nextRange(1_000, shape.maxLossPerMillion) });
+      faults.push({ atMs: endAtMs, kind: "loss", perMillion: 0 });
+    } else {
+      faults.push({ atMs, kind: "duplicate", perMillion: prng.nextRange(1_000, shape.maxDuplicatePerMillion) });
+      faults.push({ atMs: endAtMs, kind: "duplicate", perMillion: 0 });
+    }
+    atMs = endAtMs + draw(prng, shape.qualityGapMs);
+  }
+  return faults;
+}
+
+// ---- validation -----------------------------------------------------------------------------------
+
+function validateFault(item: unknown, where: string, known: ReadonlySet<NodeId>, nodes: readonly NodeId[]): Fault {
+  if (typeof item !== "object" || item === null || Array.isArray(item)) {
+    throw new FaultScheduleError(`${where}: expected an object like {"atMs": 100, "kind": "crash", "node": "n1"}`);
+  }
+  const fields = item as Record<string, unknown>;
+  const fail = (problem: string): never => {
+    throw new FaultScheduleError(`${where}${problem}`);
+  };
+  const { atMs, kind } = fields;
+  if (typeof atMs !== "number" || !Number.isSafeInteger(atMs) || atMs < 0) {
+    fail(`.atMs: must be a non-negative integer (virtual milliseconds), got ${JSON.stringify(atMs)}`);
+  }
+  if (typeof kind !== "string" || !(FAULT_KINDS as readonly string[]).includes(kind)) {
+    fail(`.kind: must be one of ${FAULT_KINDS.join(", ")}; got ${JSON.stringify(kind)}`);
+  }
+  const allowed = allowedFields(kind as FaultKind);
+  for (const name of Object.keys(fields)) {
+    if (!allowed.includes(name)) fail(`: unknown field "${name}" for a ${kind} fault (allowed: ${allowed.join(", ")})`);
+  }
+  const node = (name: string): NodeId => {
+    const value = fields[name];
+    if (typeof value !== "string" || !known.has(value)) {
+      fail(`.${name}: ${JSON.stringify(value)} is not a node of this cluster (${nodes.join(", ")})`);
+    }
+    return value as NodeId;
+  };
+  const at = atMs as number;
+  switch (kind as FaultKind) {
+    case "crash":
+    case "crash-during-write":
+    case "restart":
+    case "isolate":
+      return { atMs: at, kind: kind as "crash", node: node("node") };
+    case "crash-all":
+    case "restart-all":
+    case "heal":
+      return { atMs: at, kind: kind as "heal" };
+    case "cut": {
+      const from = node("from");
+      const to = node("to");
+      if (from === to) fail(`: a cut needs two different nodes, got ${from} -> ${to}`);
+      return { atMs: at, kind: "cut", from, to };
+    }
+    case "loss":
+    case "duplicate": {
+      const perMillion = fields.perMillion;
+      if (
+        typeof perMillion !== "number" ||
+        !Number.isInteger(perMillion) ||
+        perMillion < 0 ||
+        perMillion > PER_MILLION
+      ) {
+        fail(`.perMillion: must be an integer in [0, ${PER_MILLION}], got ${JSON.stringify(perMillion)}`);
+      }
+      return { atMs: at, kind: kind as "loss", perMillion: perMillion as number };
+    }
+    case "partition":
+      return { atMs: at, kind: "partition", groups: validateGroups(fields.groups, `${where}.groups`, known, nodes) };
+  }
+}
+
+function allowedFields(kind: FaultKind): readonly string[] {
+  switch (kind) {
+    case "crash":
+    case "crash-during-write":
+    case "restart":
+    case "isolate":
+      return ["atMs", "kind", "node"];
+    case "cut":
+      return ["atMs", "kind", "from", "to"];
+    case "loss":
+    case "duplicate":
+      return ["atMs", "kind", "perMillion"];
+    case "partition":
+      return ["atMs", "kind", "groups"];
+    default:
+      return ["atMs", "kind"];
+  }
+}
+
+function validateGroups(
+  value: unknown,
+  where: string,
+  known: ReadonlySet<NodeId>,
+  nodes: readonly NodeId[],
+): NodeId[][] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new FaultScheduleError(`${where}: expected a non-empty array of node groups, e.g. [["n1"], ["n2", "n3"]]`);
+  }
+  const seen = new Set<NodeId>();
+  return value.map((group, g) => {
+    if (!Array.isArray(group)) throw new FaultScheduleError(`${where}[${g}]: expected an array of node ids`);
+    return group.map((id, i) => {
+      if (typeof id !== "string" || !known.has(id)) {
+        throw new FaultScheduleError(
+          `${where}[${g}][${i}]: ${JSON.stringify(id)} is not a node of this cluster (${nodes.join(", ")})`,
+        );
+      }
+      if (seen.has(id)) throw new FaultScheduleError(`${where}[${g}][${i}]: ${id} is in more than one group`);
+      seen.add(id);
+      return id;
+    });
+  });
+}

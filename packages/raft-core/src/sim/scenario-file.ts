@@ -1,0 +1,72 @@
+import { type FaultSchedule, FaultScheduleError, scheduleToData, validateSchedule } from "./fault-schedule.js";
+import { clusterNodeIds, MAX_NODES } from "./sim-cluster.js";
+
+/**
+ * A replayable failure: everything `raft-sim run --schedule FILE` needs to reproduce a run
+ * exactly. The property tests write one under `.sim-failures/` when a run fails.
+ *
+ * JSON shape: `{ "seed": 7, "nodes": 5, "ticks": 400, "rate": 100, "schedule": [ ...faults ] }`
+ * (`rate` is optional and defaults to the simulator's default rate).
+ */
+export interface Scenario {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly ticks: number;
+  /** Client operations per second; the simulator's default when absent. */
+  readonly rate?: number;
+  readonly schedule: FaultSchedule;
+}
+
+/**
+ * Parses and validates a scenario file's text. Throws {@link FaultScheduleError} naming the bad
+ * field (and `source`, e.g. the file name, when given).
+ * @example const scenario = parseScenario(readFileSync(path, "utf8"), path);
+ */
+export function parseScenario(text: string, source = "scenario"): Scenario {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new FaultScheduleError(`${source}: not JSON (${(error as Error).message})`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new FaultScheduleError(`${source}: expected an object {"seed", "nodes", "ticks", "schedule"}`);
+  }
+  const fields = parsed as Record<string, unknown>;
+  for (const name of Object.keys(fields)) {
+    if (!["seed", "nodes", "ticks", "rate", "schedule"].includes(name)) {
+      throw new FaultScheduleError(`${source}: unknown field "${name}" (allowed: seed, nodes, ticks, rate, schedule)`);
+    }
+  }
+  const { seed, nodes, ticks, rate, schedule } = fields;
+  if (typeof seed !== "number" || !Number.isSafeInteger(seed)) {
+    throw new FaultScheduleError(`${source}.seed: must be a safe integer, got ${JSON.stringify(seed)}`);
+  }
+  if (typeof nodes !== "number" || !Number.isSafeInteger(nodes) || nodes < 1 || nodes > MAX_NODES) {
+    throw new FaultScheduleError(
+      `${source}.nodes: must be an integer in [1, ${MAX_NODES}], got ${JSON.stringify(nodes)}`,
+    );
+  }
+  if (typeof ticks !== "number" || !Number.isSafeInteger(ticks) || ticks < 1) {
+    throw new FaultScheduleError(`${source}.ticks: must be a positive integer, got ${JSON.stringify(ticks)}`);
+  }
+  if (rate !== undefined && (typeof rate !== "number" || !Number.isSafeInteger(rate) || rate < 0)) {
+    throw new FaultScheduleError(`${source}.rate: must be a non-negative integer, got ${JSON.stringify(rate)}`);
+  }
+  let faults: FaultSchedule;
+  try {
+    faults = validateSchedule(schedule, { nodes: clusterNodeIds(nodes) });
+  } catch (error) {
+    throw new FaultScheduleError(`${source}: ${(error as Error).message}`);
+  }
+  return rate === undefined ? { seed, nodes, ticks, schedule: faults } : { seed, nodes, ticks, rate, schedule: faults };
+}
+
+/** The scenario as JSON text with a stable field order (one fault per line), ending with a newline. */
+export function scenarioToJson(scenario: Scenario): string {
+  const faults = scheduleToData(scenario.schedule).map((fault) => `    ${JSON.stringify(fault)}`);
+  const head = [`  "seed": ${scenario.seed}`, `  "nodes": ${scenario.nodes}`, `  "ticks": ${scenario.ticks}`];
+  if (scenario.rate !== undefined) head.push(`  "rate": ${scenario.rate}`);
+  const schedule = faults.length === 0 ? `  "schedule": []` : `  "schedule": [\n${faults.join(",\n")}\n  ]`;
+  return `{\n${[...head, schedule].join(",\n")}\n}\n`;
+}

@@ -1,0 +1,527 @@
+import type { CoreStatus } from "../core/raft-core.js";
+import type { Entry, NodeId, Role, SnapshotMeta } from "../core/types.js";
+import { RaftServer, type ServerStatus } from "../runtime/raft-server.js";
+import type { CallOptions } from "../runtime/server-options.js";
+import type { StateMachine } from "../runtime/state-machine.js";
+import type { Transport } from "../runtime/transport.js";
+import type { PersistedState, Storage, StorageWrite, StoredSnapshot } from "../storage/storage.js";
+import { type KvApplyResult, KvStateMachine } from "./kv-state-machine.js";
+import { NodeClock } from "./node-clock.js";
+import type { Prng } from "./prng.js";
+import type { NodeView, SafetyChecker } from "./safety-checker.js";
+import type { SimNetwork } from "./sim-network.js";
+import { SimStorage } from "./sim-storage.js";
+import type { Trace } from "./trace.js";
+import type { VirtualClock } from "./virtual-clock.js";
+
+/** Largest cluster the simulator builds (ids "n1".."n9" keep traces and flags short). */
+export const MAX_NODES = 9;
+export const DEFAULT_SIM_TICK_MS = 10;
+export const DEFAULT_SIM_ELECTION_TICKS = 30;
+export const DEFAULT_SIM_HEARTBEAT_TICKS = 5;
+export const SIM_CLUSTER_ID = "sim";
+
+/**
+ * The ids of an `count`-node cluster: "n1".."nN".
+ * @example clusterNodeIds(3) // ["n1", "n2", "n3"]
+ */
+export function clusterNodeIds(count: number): NodeId[] {
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_NODES) {
+    throw new RangeError(`a simulated cluster has 1 to ${MAX_NODES} nodes, got ${count}`);
+  }
+  return Array.from({ length: count }, (_, i) => `n${i + 1}`);
+}
+
+export interface SimClusterOptions {
+  readonly clock: VirtualClock;
+  /** The run's root stream; each node incarnation and each disk forks its own stream from it. */
+  readonly prng: Prng;
+  readonly network: SimNetwork;
+  readonly checker: SafetyChecker;
+  readonly nodes: number;
+  readonly trace?: Trace;
+  /** Default {@link DEFAULT_SIM_TICK_MS}. */
+  readonly tickMs?: number;
+  /** Default {@link DEFAULT_SIM_ELECTION_TICKS}. */
+  readonly electionTicks?: number;
+  /** Default {@link DEFAULT_SIM_HEARTBEAT_TICKS}. */
+  readonly heartbeatTicks?: number;
+  /** Simulated sync latency range of every disk; SimStorage's defaults (1–5 ms) when absent. */
+  readonly minSyncMs?: number;
+  readonly maxSyncMs?: number;
+  /** Each node takes a snapshot and compacts its log every this many applied entries; 0 (default) = never. */
+  readonly snapshotEveryEntries?: number;
+  /** Entries kept behind each snapshot; the runtime's default when absent. Small values make leaders send snapshots. */
+  readonly snapshotTrailingEntries?: number;
+}
+
+/** A node that stopped by itself (storage or state machine failure, internal error). */
+export interface NodeFailure {
+  readonly node: NodeId;
+  readonly atMs: number;
+  readonly detail: string;
+}
+
+/**
+ * One life of a node between a start and a crash. Every seam the server holds goes through this
+ * object's fence: once `alive` is false, timers are gone, sends and writes vanish and applies
+ * never finish, so the abandoned server cannot affect the simulation even if it still holds work
+ * in its microtask queue.
+ */
+class Incarnation {
+  alive = true;
+  started = false;
+  failed = false;
+  /** The status seen by the last observation; undefined before the first. */
+  lastStatus: ServerStatus | undefined;
+  lastRole: Role = "follower";
+  lastTerm = 0;
+  lastLeader: NodeId = "";
+  server!: RaftServer<KvApplyResult>;
+  readonly view: NodeView;
+
+  constructor(
+    readonly id: NodeId,
+    readonly number: number,
+    readonly clock: NodeClock,
+    readonly stateMachine: KvStateMachine,
+  ) {
+    this.view = {
+      id,
+      status: (): CoreStatus => this.lastStatus as ServerStatus,
+      entryAt: (index: number): Entry | undefined => this.server.entryAt(index),
+    };
+  }
+}
+
+/** A node slot: its disk outlives every incarnation. */
+interface SimNode {
+  readonly id: NodeId;
+  readonly disk: SimStorage;
+  incarnations: number;
+  current: Incarnation | undefined;
+  /** Armed by a "crash-during-write" fault: crash at the next storage write. */
+  crashOnWrite: boolean;
+}
+
+/**
+ * N simulated nodes ("n1".."nN"), each a real `RaftServer` over a {@link KvStateMachine}, a
+ * {@link SimStorage} disk that survives crashes, a {@link SimNetwork} endpoint and a
+ * {@link NodeClock}. Every applied batch is reported to the {@link SafetyChecker}; after each
+ * virtual instant {@link SimCluster.observe} shows the checker every node that took a step.
+ *
+ * A crash is abrupt: the node is marked down on the network, its timers are cancelled, its disk
+ * loses unsynced writes, and its server object is dropped without `stop()`. A restart builds a
+ * new server and a new (empty) state machine on the same disk; the node re-applies its log.
+ *
+ * @example
+ * const cluster = new SimCluster({ clock, prng, network, checker, nodes: 5 });
+ * await cluster.startAll();
+ * cluster.crash("n2");
+ * cluster.restart("n2");
+ */
+export class SimCluster {
+  readonly ids: readonly NodeId[];
+  private readonly nodes = new Map<NodeId, SimNode>();
+  private readonly clock: VirtualClock;
+  private readonly prng: Prng;
+  private readonly network: SimNetwork;
+  private readonly checker: SafetyChecker;
+  private readonly trace: Trace | undefined;
+  private readonly tickMs: number;
+  private readonly electionTicks: number;
+  private readonly heartbeatTicks: number;
+  private readonly snapshotEveryEntries: number;
+  private readonly snapshotTrailingEntries: number | undefined;
+  /** Nodes that took a step since the last observation, in the order they did. */
+  private readonly dirty = new Set<NodeId>();
+  private readonly crashListeners: ((id: NodeId) => void)[] = [];
+  private readonly failureList: NodeFailure[] = [];
+  private electionCount = 0;
+  private crashCount = 0;
+  private restartCount = 0;
+
+  constructor(options: SimClusterOptions) {
+    this.ids = clusterNodeIds(options.nodes);
+    this.clock = options.clock;
+    this.prng = options.prng;
+    this.network = options.network;
+    this.checker = options.checker;
+    this.trace = options.trace;
+    this.tickMs = options.tickMs ?? DEFAULT_SIM_TICK_MS;
+    this.electionTicks = options.electionTicks ?? DEFAULT_SIM_ELECTION_TICKS;
+    this.heartbeatTicks = options.heartbeatTicks ?? DEFAULT_SIM_HEARTBEAT_TICKS;
+    this.snapshotEveryEntries = options.snapshotEveryEntries ?? 0;
+    this.snapshotTrailingEntries = options.snapshotTrailingEntries;
+    for (const id of this.ids) {
+      const disk = new SimStorage(this.clock, this.prng.fork(`disk:${id}`), {
+        minSyncMs: options.minSyncMs,
+        maxSyncMs: options.maxSyncMs,
+      });
+      this.nodes.set(id, { id, disk, incarnations: 0, current: undefined, crashOnWrite: false });
+    }
+  }
+
+  /** Starts every node (first incarnation) and resolves once all have loaded their disks. */
+  async startAll(): Promise<void> {
+    const started: Promise<void>[] = [];
+    for (const id of this.ids) started.push(this.launch(this.node(id)));
+    await Promise.all(started);
+  }
+
+  /** Calls `listener(id)` synchronously whenever a node crashes (before anything else runs). */
+  onCrash(listener: (id: NodeId) => void): void {
+    this.crashListeners.push(listener);
+  }
+
+  /** True when the node has a live incarnation whose server is running (started, not failed). */
+  isUp(id: NodeId): boolean {
+    const current = this.node(id).current;
+    return current?.started === true && !current.failed;
+  }
+
+  /** True when the node is crashed (no live incarnation). */
+  isDown(id: NodeId): boolean {
+    return this.node(id).current === undefined;
+  }
+
+  /** Ids of running nodes, in id order. */
+  upNodes(): NodeId[] {
+    return this.ids.filter((id) => this.isUp(id));
+  }
+
+  /** Ids of crashed nodes, in id order. */
+  downNodes(): NodeId[] {
+    return this.ids.filter((id) => this.isDown(id));
+  }
+
+  /** The running server of `id`, or undefined when it is down or still starting. */
+  server(id: NodeId): RaftServer<KvApplyResult> | undefined {
+    const current = this.node(id).current;
+    return current?.started ? current.server : undefined;
+  }
+
+  /** The state machine of the node's live incarnation (it starts empty after every restart). */
+  stateMachine(id: NodeId): KvStateMachine | undefined {
+    return this.node(id).current?.stateMachine;
+  }
+
+  /** Proposes on `id` through the public API (the node must be up). */
+  propose(id: NodeId, command: Uint8Array, options: CallOptions): Promise<KvApplyResult> {
+    const server = this.requireServer(id);
+    this.dirty.add(id);
+    return server.propose(command, options);
+  }
+
+  /** A linearizable read barrier on `id` (the node must be up). */
+  read(id: NodeId, options: CallOptions): Promise<void> {
+    const server = this.requireServer(id);
+    this.dirty.add(id);
+    return server.read(options);
+  }
+
+  /** Crashes `id` abruptly. Returns false when it was already down. */
+  crash(id: NodeId): boolean {
+    const node = this.node(id);
+    const current = node.current;
+    if (current === undefined) return false;
+    current.alive = false;
+    this.network.setDown(id, true);
+    current.clock.halt();
+    node.disk.crash();
+    node.current = undefined;
+    this.dirty.delete(id);
+    this.checker.forget(id);
+    this.crashCount++;
+    for (const listener of this.crashListeners) listener(id);
+    return true;
+  }
+
+  /** Restarts a crashed node from its disk. Returns false when it was up. */
+  restart(id: NodeId): boolean {
+    const node = this.node(id);
+    node.crashOnWrite = false;
+    if (node.current !== undefined) return false;
+    this.restartCount++;
+    void this.launch(node);
+    return true;
+  }
+
+  /** Crashes every node that is up; returns how many crashed. */
+  crashAll(): number {
+    let count = 0;
+    for (const id of this.ids) if (this.crash(id)) count++;
+    return count;
+  }
+
+  /** Restarts every crashed node; returns how many restarted. */
+  restartAll(): number {
+    let count = 0;
+    for (const id of this.ids) if (this.restart(id)) count++;
+    return count;
+  }
+
+  /**
+   * Arms a crash of `id` for the moment it next issues a storage write, so the crash lands
+   * between the write and its sync. A restart disarms it.
+   */
+  crashDuringNextWrite(id: NodeId): void {
+    this.node(id).crashOnWrite = true;
+  }
+
+  /** Disarms every pending crash-during-write. */
+  disarmAll(): void {
+    for (const node of this.nodes.values()) node.crashOnWrite = false;
+  }
+
+  /**
+   * Shows the safety checker every node that took a step since the last call, notes role and
+   * leader changes, and notices nodes that stopped by themselves. Called once per virtual instant.
+   */
+  observe(): void {
+    if (this.dirty.size === 0) return;
+    const atMs = this.clock.now();
+    for (const id of this.dirty) {
+      const current = this.node(id).current;
+      if (current === undefined || !current.started) continue;
+      const status = current.server.status();
+      current.lastStatus = status;
+      if (status.lifecycle === "stopped" && !current.failed) this.recordFailure(current, status, atMs);
+      this.checker.observe(current.view, atMs);
+      this.noteRole(current, status, atMs);
+    }
+    this.dirty.clear();
+  }
+
+  /**
+   * The leader every running node agrees on, or "" when there is none yet: every node is up, all
+   * report the same leader and term, and that leader reports itself leader of that term. Reads
+   * the statuses of the last {@link SimCluster.observe}.
+   */
+  agreedLeader(): NodeId {
+    let leader: NodeId | undefined;
+    let term = 0;
+    for (const id of this.ids) {
+      const current = this.node(id).current;
+      const status = current?.lastStatus;
+      if (current === undefined || current.failed || status === undefined) return "";
+      if (leader === undefined) {
+        leader = status.leader;
+        term = status.term;
+      } else if (status.leader !== leader || status.term !== term) return "";
+    }
+    if (leader === undefined || leader === "") return "";
+    return this.node(leader).current?.lastStatus?.role === "leader" ? leader : "";
+  }
+
+  /** Nodes that took a step since the last {@link SimCluster.observe}, in the order they did. */
+  steppedNodes(): NodeId[] {
+    return [...this.dirty];
+  }
+
+  /** A one-line summary of every node's role, term and leader as last observed. */
+  describeRoles(): string {
+    return this.ids
+      .map((id) => {
+        const status = this.lastStatus(id);
+        if (status === undefined) return `${id} ${this.isDown(id) ? "down" : "starting"}`;
+        return `${id} ${status.role} t${status.term} leader=${status.leader || "-"}`;
+      })
+      .join(", ");
+  }
+
+  /** The last observed status of a node (undefined when down or not observed yet). */
+  lastStatus(id: NodeId): ServerStatus | undefined {
+    return this.node(id).current?.lastStatus;
+  }
+
+  /** Nodes that stopped by themselves, in the order noticed. */
+  failures(): readonly NodeFailure[] {
+    return this.failureList;
+  }
+
+  /** How many times some node became leader. */
+  elections(): number {
+    return this.electionCount;
+  }
+
+  crashes(): number {
+    return this.crashCount;
+  }
+
+  restarts(): number {
+    return this.restartCount;
+  }
+
+  private node(id: NodeId): SimNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new RangeError(`no node "${id}" in this cluster (${this.ids.join(", ")})`);
+    return node;
+  }
+
+  private requireServer(id: NodeId): RaftServer<KvApplyResult> {
+    const server = this.server(id);
+    if (server === undefined) throw new Error(`node ${id} is not up`);
+    return server;
+  }
+
+  /** Builds and starts a new incarnation on the node's disk. */
+  private launch(node: SimNode): Promise<void> {
+    node.incarnations++;
+    const id = node.id;
+    this.network.setDown(id, false);
+    const markDirty = () => {
+      if (incarnation.alive) this.dirty.add(id);
+    };
+    const incarnation: Incarnation = new Incarnation(
+      id,
+      node.incarnations,
+      new NodeClock(this.clock, markDirty),
+      new KvStateMachine(),
+    );
+    incarnation.server = new RaftServer<KvApplyResult>({
+      id,
+      clusterId: SIM_CLUSTER_ID,
+      voters: this.ids,
+      random: this.prng.fork(`node:${id}:${node.incarnations}`),
+      electionTicks: this.electionTicks,
+      heartbeatTicks: this.heartbeatTicks,
+      tickMs: this.tickMs,
+      snapshotEveryEntries: this.snapshotEveryEntries,
+      snapshotTrailingEntries: this.snapshotTrailingEntries,
+      clock: incarnation.clock,
+      storage: this.fencedStorage(node, incarnation, markDirty),
+      transport: this.fencedTransport(incarnation, markDirty),
+      stateMachine: this.reportingStateMachine(incarnation),
+    });
+    node.current = incarnation;
+    return incarnation.server.start().then(
+      () => {
+        if (!incarnation.alive) return;
+        incarnation.started = true;
+        this.dirty.add(id);
+      },
+      (error: unknown) => {
+        if (!incarnation.alive) return;
+        incarnation.failed = true;
+        this.failureList.push({ node: id, atMs: this.clock.now(), detail: `start failed: ${String(error)}` });
+      },
+    );
+  }
+
+  /**
+   * The disk as one incarnation sees it: operations after the crash never settle and never reach
+   * the disk; a completed operation marks the node as having taken a step; an armed
+   * crash-during-write fires right after a write is issued (at the same instant, before its sync).
+   */
+  private fencedStorage(node: SimNode, incarnation: Incarnation, markDirty: () => void): Storage {
+    const disk = node.disk;
+    const never = <T>() => new Promise<T>(() => {});
+    const settled = <T>(operation: Promise<T>): Promise<T> =>
+      operation.then(
+        (value) => {
+          markDirty();
+          return value;
+        },
+        (error: unknown) => {
+          markDirty();
+          throw error;
+        },
+      );
+    return {
+      load: (): Promise<PersistedState> => (incarnation.alive ? disk.load() : never()),
+      write: (write: StorageWrite): Promise<void> => {
+        if (!incarnation.alive) return never();
+        const written = disk.write(write);
+        if (node.crashOnWrite) this.crashSoon(node, incarnation);
+        return settled(written);
+      },
+      saveSnapshot: (meta: SnapshotMeta, data: readonly Uint8Array[], compactTo: number): Promise<void> =>
+        incarnation.alive ? settled(disk.saveSnapshot(meta, data, compactTo)) : never(),
+      installSnapshot: (meta: SnapshotMeta, data: readonly Uint8Array[]): Promise<void> =>
+        incarnation.alive ? settled(disk.installSnapshot(meta, data)) : never(),
+      loadSnapshot: (): Promise<StoredSnapshot | undefined> => (incarnation.alive ? disk.loadSnapshot() : never()),
+      close: () => Promise.resolve(),
+    };
+  }
+
+  /** Fires an armed crash-during-write: at this instant, after the write call returned, before its sync. */
+  private crashSoon(node: SimNode, incarnation: Incarnation): void {
+    node.crashOnWrite = false;
+    this.clock.setTimer(0, () => {
+      if (!incarnation.alive) return;
+      this.trace?.fault(
+        this.clock.now(),
+        `crash-during-write fired on ${node.id} (${node.disk.inflightCount()} in flight)`,
+      );
+      this.crash(node.id);
+    });
+  }
+
+  private fencedTransport(incarnation: Incarnation, markDirty: () => void): Transport {
+    const endpoint = this.network.endpoint(incarnation.id);
+    return {
+      start: (handler) =>
+        endpoint.start({
+          onMessage: (message) => {
+            if (!incarnation.alive) return;
+            markDirty();
+            handler.onMessage(message);
+          },
+          onUnreachable: (peer) => {
+            if (!incarnation.alive) return;
+            markDirty();
+            handler.onUnreachable?.(peer);
+          },
+        }),
+      send: (message) => {
+        if (incarnation.alive) endpoint.send(message);
+      },
+      stop: () => (incarnation.alive ? endpoint.stop() : Promise.resolve()),
+    };
+  }
+
+  /**
+   * Applies through the incarnation's KvStateMachine and reports every batch to the checker.
+   * After the crash nothing reaches the state machine any more (calls never finish).
+   */
+  private reportingStateMachine(incarnation: Incarnation): StateMachine<KvApplyResult> {
+    const inner = incarnation.stateMachine;
+    const never = <T>() => new Promise<T>(() => {});
+    return {
+      apply: (entries) => {
+        if (!incarnation.alive) return never();
+        const results = inner.apply(entries);
+        this.checker.observeApplied(incarnation.id, entries, this.clock.now());
+        return results;
+      },
+      appliedIndex: () => inner.appliedIndex(),
+      snapshot: () => (incarnation.alive ? inner.snapshot() : never()),
+      restore: (meta, data) => (incarnation.alive ? inner.restore(meta, data) : never()),
+    };
+  }
+
+  private recordFailure(incarnation: Incarnation, status: ServerStatus, atMs: number): void {
+    incarnation.failed = true;
+    const detail = status.fatalError?.message ?? "the server stopped";
+    this.failureList.push({ node: incarnation.id, atMs, detail });
+    this.trace?.note(atMs, `node ${incarnation.id} stopped: ${detail}`);
+  }
+
+  private noteRole(incarnation: Incarnation, status: ServerStatus, atMs: number): void {
+    if (
+      status.role === incarnation.lastRole &&
+      status.term === incarnation.lastTerm &&
+      status.leader === incarnation.lastLeader
+    ) {
+      return;
+    }
+    if (status.role === "leader" && (incarnation.lastRole !== "leader" || incarnation.lastTerm !== status.term)) {
+      this.electionCount++;
+    }
+    incarnation.lastRole = status.role;
+    incarnation.lastTerm = status.term;
+    incarnation.lastLeader = status.leader;
+    this.trace?.role(incarnation.id, status.role, status.term, status.leader, atMs);
+  }
+}
