@@ -1,6 +1,7 @@
 import {
   CryptoRandom,
   type Entry,
+  isRaftError,
   MemoryStorage,
   type Message,
   RaftServer,
@@ -52,8 +53,19 @@ const nodes = ids.map((id) => {
 await Promise.all(nodes.map((n) => n.server.start()));
 
 // Any node accepts proposals: followers forward them to the leader. The promise resolves with the
-// state machine's result once the entry is committed and applied.
-const result = await nodes[1].server.propose(new Uint8Array([5]), { timeoutMs: 5_000 });
+// state machine's result once the entry is committed and applied. Until the first election ends
+// there is no leader: NOT_LEADER means "not applied", so retrying is safe.
+async function proposeWithRetry(command: Uint8Array): Promise<number> {
+  for (;;) {
+    try {
+      return await nodes[1].server.propose(command, { timeoutMs: 5_000 });
+    } catch (error) {
+      if (!isRaftError(error, "NOT_LEADER")) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+const result = await proposeWithRetry(new Uint8Array([5]));
 await nodes[2].server.read(); // a linearizable barrier: node c has applied everything committed before it
 console.log(`result ${result}, node c sees ${nodes[2].counter.value}, leader ${nodes[0].server.status().leader}`);
 await Promise.all(nodes.map((n) => n.server.stop()));
