@@ -583,33 +583,31 @@ export class RaftCore {
     this.resetTimers();
   }
 
+  /** PreVote round (thesis §9.6): asks for votes at term+1 without changing our term or vote. */
   private becomePreCandidate(): void {
-    if (this.role === "leader") throw new Error("RaftCore: a leader cannot become a pre-candidate");
-    this.failForwarded("");
-    this.role = "pre-candidate";
-    this.leader = "";
-    this.stepRole = this.stepCandidate;
-    this.tickRole = this.tickElection;
-    this.resetTimers();
-    this.votes.clear();
-    this.votes.set(this.id, true);
-    this.requestVotes(true, false);
-    this.tallyVotes();
+    this.startCampaign("pre-candidate", false);
   }
 
   private becomeCandidate(transfer = false): void {
-    if (this.role === "leader") throw new Error("RaftCore: a leader cannot become a candidate");
+    this.startCampaign("candidate", transfer);
+  }
+
+  /** Shared by both campaign kinds; only a real candidacy bumps the term and votes for itself. */
+  private startCampaign(role: "pre-candidate" | "candidate", transfer: boolean): void {
+    if (this.role === "leader") throw new Error(`RaftCore: a leader cannot become a ${role}`);
     this.failForwarded("");
-    this.term += 1;
-    this.vote = this.id;
-    this.role = "candidate";
+    if (role === "candidate") {
+      this.term += 1;
+      this.vote = this.id;
+    }
+    this.role = role;
     this.leader = "";
     this.stepRole = this.stepCandidate;
     this.tickRole = this.tickElection;
     this.resetTimers();
     this.votes.clear();
     this.votes.set(this.id, true);
-    this.requestVotes(false, transfer);
+    this.requestVotes(role === "pre-candidate", transfer);
     this.tallyVotes();
   }
 
