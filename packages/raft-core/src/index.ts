@@ -7,12 +7,15 @@ export {
   type CoreConfig,
   DEFAULT_ELECTION_TICKS,
   DEFAULT_HEARTBEAT_TICKS,
+  DEFAULT_LEASE_DRIFT_PERCENT,
   DEFAULT_MAX_ENTRY_BYTES,
   DEFAULT_MAX_INFLIGHT_MESSAGES,
   DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_TRANSFER_HELD_PROPOSALS,
   DEFAULT_MAX_UNCOMMITTED_BYTES,
+  type ReadMode,
 } from "./core/config.js";
-export { validateMessage, validateSnapshotChunk } from "./core/message-validation.js";
+export { validateMessage, validateSnapshotChunk, validateSnapshotChunkResponse } from "./core/message-validation.js";
 export {
   type CoreInitialState,
   type CoreStatus,
@@ -49,12 +52,65 @@ export {
 export { MAX_SNAPSHOT_BURST_BYTES } from "./runtime/snapshot-sender.js";
 export type { StateMachine } from "./runtime/state-machine.js";
 export type { Transport, TransportHandler } from "./runtime/transport.js";
+export { SessionFormatError } from "./sessions/byte-codec.js";
+export {
+  DEFAULT_MAX_PROPOSE_ATTEMPTS,
+  DEFAULT_RETRY_DELAY_MS,
+  RETRYABLE_PROPOSE_CODES,
+  SessionClient,
+  type SessionClientOptions,
+  type SessionProposer,
+} from "./sessions/session-client.js";
+export {
+  decodeSessionEnvelope,
+  encodeSessionEnvelope,
+  type KeepAliveEnvelope,
+  type RegisterClientEnvelope,
+  SESSION_ENVELOPE_MAGIC,
+  SESSION_ENVELOPE_VERSION,
+  type SessionCommandEnvelope,
+  type SessionEnvelope,
+  type SessionEnvelopeDecoding,
+} from "./sessions/session-envelope.js";
+export { isSessionExpiredError, SessionExpiredError } from "./sessions/session-expired-error.js";
+export {
+  DEFAULT_MAX_CACHED_RESULTS_PER_CLIENT,
+  DEFAULT_MAX_OUTSTANDING_COMMANDS,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_SESSION_TIMEOUT_MS,
+  jsonResultCodec,
+  type SessionResultCodec,
+  type SessionStateMachineOptions,
+} from "./sessions/session-options.js";
+export {
+  isSessionApplyResult,
+  type SessionAppliedResult,
+  type SessionApplyResult,
+  type SessionDuplicateResult,
+  type SessionExpiredReason,
+  type SessionExpiredResult,
+  type SessionKeptAliveResult,
+  type SessionMalformedResult,
+  type SessionPassthroughResult,
+  type SessionRegisteredResult,
+} from "./sessions/session-result.js";
+export { SessionStateMachine } from "./sessions/session-state-machine.js";
+export { MAX_SESSION_TABLE_BYTES } from "./sessions/session-table-codec.js";
 export { MemoryStorage } from "./storage/memory-storage.js";
-export { type SnapshotStorage, snapshotChecksum, supportsSnapshots } from "./storage/snapshot.js";
+export {
+  collectSnapshot,
+  readerChunks,
+  readWholeSnapshot,
+  type SnapshotStorage,
+  snapshotChecksum,
+  supportsSnapshots,
+} from "./storage/snapshot.js";
 export {
   EMPTY_HARD_STATE,
   type PersistedState,
+  type SnapshotChunks,
+  type SnapshotReader,
+  type SnapshotStaging,
   type Storage,
   type StorageWrite,
-  type StoredSnapshot,
 } from "./storage/storage.js";

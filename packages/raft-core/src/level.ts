@@ -13,6 +13,11 @@ export {
   MAX_WRITES_PER_BATCH,
 } from "./storage/level-storage.js";
 export {
+  nodeSnapshotFileSystem,
+  type SnapshotFile,
+  type SnapshotFileSystem,
+} from "./storage/snapshot-file-system.js";
+export {
   CORRUPTION_REMEDY,
   type CorruptRecord,
   StorageClosedError,

@@ -64,8 +64,9 @@ export function validateMessage(value: unknown): string | undefined {
     case "snap":
       return validateSnapshotMeta(m.meta, m.term as number);
     case "snapChunk":
+    case "snapChunkResp":
       // Chunks are assembled and verified by the runtime; one that reaches the core is misrouted.
-      return "snapChunk is a runtime message: the core never handles it";
+      return `${m.type} is a runtime message: the core never handles it`;
     default:
       return "unknown message type";
   }
@@ -90,6 +91,26 @@ export function validateSnapshotChunk(value: unknown): string | undefined {
   if (!Number.isSafeInteger(m.offset + m.data.byteLength)) return "snapChunk offset overflows";
   if (typeof m.last !== "boolean") return "snapChunk.last must be a boolean";
   if (!isIndex(m.checksum) || m.checksum > 0xffff_ffff) return "snapChunk.checksum must be an unsigned 32-bit integer";
+  return undefined;
+}
+
+/**
+ * Checks a follower's snapshot chunk response from the wire: the envelope, the snapshot metadata,
+ * a 32-bit checksum and a safe byte offset. Returns a reason string, or undefined. Never throws.
+ */
+export function validateSnapshotChunkResponse(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return "not an object";
+  const m = value as Record<string, unknown>;
+  if (m.type !== "snapChunkResp") return "not a snapChunkResp";
+  if (!isId(m.from) || !isId(m.to)) return "from/to must be non-empty strings";
+  if (typeof m.clusterId !== "string") return "clusterId must be a string";
+  if (!isIndex(m.term) || m.term === 0) return "snapChunkResp.term must be a positive safe integer";
+  const metaProblem = validateSnapshotMeta(m.meta, m.term);
+  if (metaProblem !== undefined) return metaProblem;
+  if (!isIndex(m.offset)) return "snapChunkResp.offset must be a non-negative safe integer";
+  if (!isIndex(m.checksum) || m.checksum > 0xffff_ffff) {
+    return "snapChunkResp.checksum must be an unsigned 32-bit integer";
+  }
   return undefined;
 }
 

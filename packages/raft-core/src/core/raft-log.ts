@@ -38,8 +38,9 @@ export class RaftLog {
     this.persistFrom = this.lastIndex() + 1;
     if (commit > this.lastIndex())
       throw new Error(`RaftLog: commit ${commit} is past the last stored index ${this.lastIndex()}`);
-    // A snapshot is committed by definition, even if the stored hard state lags behind it.
-    this.commit = Math.max(commit, this.offset);
+    // A snapshot is committed by definition, and so is whatever a durable state machine already
+    // applied, even if the stored hard state lags behind (the commit index is written lazily).
+    this.commit = Math.max(commit, this.offset, Math.min(applied, this.lastIndex()));
     this.applied = Math.min(Math.max(applied, this.offset), this.commit);
   }
 

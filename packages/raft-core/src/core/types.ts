@@ -171,6 +171,20 @@ export interface SnapshotChunk extends MessageBase {
   readonly checksum: number;
 }
 
+/**
+ * A follower's answer to a chunk that did not extend its assembly (a gap after a lost chunk, or a
+ * resent chunk it already holds): "I hold the first `offset` bytes of this snapshot", so the
+ * leader resumes from there instead of starting over. A runtime message, like `snapChunk`.
+ */
+export interface SnapshotChunkResponse extends MessageBase {
+  readonly type: "snapChunkResp";
+  readonly meta: SnapshotMeta;
+  /** The checksum of the snapshot being assembled, to tell two snapshots at one index apart. */
+  readonly checksum: number;
+  /** Bytes of the snapshot the follower holds (and verified so far, in order). */
+  readonly offset: number;
+}
+
 /** Leadership transfer (thesis §3.10): the target campaigns at once. */
 export interface TimeoutNow extends MessageBase {
   readonly type: "timeoutNow";
@@ -189,6 +203,7 @@ export type Message =
   | ReadIndexResponse
   | SnapshotRequest
   | SnapshotChunk
+  | SnapshotChunkResponse
   | TimeoutNow;
 
 export type MessageType = Message["type"];

@@ -19,6 +19,11 @@ export class PendingProposal<Result> {
   term = 0;
   forwardedTo: NodeId = "";
   forwardedTerm = 0;
+  /**
+   * Held by this (leader) node's core during a leadership transfer (thesis §3.10): it goes to
+   * whichever leader follows, so a leader change forwards it rather than failing it.
+   */
+  held = false;
   cancellation: CallCancellation | undefined;
   /** Set for a membership change instead of a command. */
   membership: MembershipChange | undefined;
@@ -76,7 +81,8 @@ export class PendingProposals<Result> {
     this.byIndex.set(index, proposal);
   }
 
-  markForwarded(proposal: PendingProposal<Result>, leader: NodeId, term: number): void {
+  markForwarded(proposal: PendingProposal<Result>, leader: NodeId, term: number, held = false): void {
+    proposal.held = held;
     proposal.stage = "forwarded";
     proposal.forwardedTo = leader;
     proposal.forwardedTerm = term;
@@ -118,6 +124,15 @@ export class PendingProposals<Result> {
    */
   failForwardedNotSentTo(leader: NodeId, term: number, makeError: () => Error): void {
     for (const proposal of this.forwarded) {
+      if (proposal.held) {
+        // The core sends held proposals to the new leader in the very Ready that names it (or
+        // refuses them in `rejectedProposals`, handled before this): follow them there.
+        if (leader === "" || leader === this.selfId) continue;
+        proposal.held = false;
+        proposal.forwardedTo = leader;
+        proposal.forwardedTerm = term;
+        continue;
+      }
       if (proposal.forwardedTo !== leader || proposal.forwardedTerm !== term) this.reject(proposal, makeError());
     }
   }

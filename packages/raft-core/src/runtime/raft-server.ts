@@ -1,10 +1,28 @@
 import { DEFAULT_ELECTION_TICKS } from "../core/config.js";
 import { type MembershipChange, membershipProblem } from "../core/config-change.js";
-import { validateSnapshotChunk } from "../core/message-validation.js";
+import { validateSnapshotChunk, validateSnapshotChunkResponse } from "../core/message-validation.js";
 import { type CoreStatus, type ProposeResult, RaftCore } from "../core/raft-core.js";
-import type { Entry, Message, NodeId, Ready, Role, SnapshotChunk, SnapshotMeta } from "../core/types.js";
-import { supportsSnapshots } from "../storage/snapshot.js";
-import type { PersistedState, Storage, StorageWrite, StoredSnapshot } from "../storage/storage.js";
+import type {
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  Ready,
+  Role,
+  SnapshotChunk,
+  SnapshotChunkResponse,
+  SnapshotMeta,
+} from "../core/types.js";
+import { readerChunks, supportsSnapshots } from "../storage/snapshot.js";
+import {
+  EMPTY_HARD_STATE,
+  type PersistedState,
+  type SnapshotChunks,
+  type SnapshotReader,
+  type SnapshotStaging,
+  type Storage,
+  type StorageWrite,
+} from "../storage/storage.js";
 import { CallCancellation, type CancelReason, checkTimeoutMs } from "./call-cancellation.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { CompactionPolicy } from "./compaction-policy.js";
@@ -34,8 +52,8 @@ import {
   type ResolvedServerOptions,
   resolveServerOptions,
 } from "./server-options.js";
-import { type ReceivedSnapshot, SnapshotReceiver } from "./snapshot-receiver.js";
-import { MAX_SNAPSHOT_BURST_BYTES, type PinnedSnapshot, pinSnapshot, SnapshotSender } from "./snapshot-sender.js";
+import { MAX_SNAPSHOT_RECEIVE_BUFFER_BYTES, type ReceivedSnapshot, SnapshotReceiver } from "./snapshot-receiver.js";
+import { MAX_SNAPSHOT_BURST_BYTES, SnapshotSender } from "./snapshot-sender.js";
 import type { StateMachine } from "./state-machine.js";
 import type { Transport, TransportHandler } from "./transport.js";
 
@@ -48,6 +66,11 @@ export const MAX_ROUNDS_BEFORE_YIELD = 64;
 export const MAX_INBOX_EVENTS_FOR_MESSAGES = 65_536;
 /** Committed batches waiting for the state machine are merged into one `apply` call up to this many entries. */
 export const MAX_APPLY_BATCH_ENTRIES = 1_024;
+/**
+ * Most ticks delivered at once after an event-loop stall with lease reads on: enough to expire
+ * any lease (several election timeouts), without flooding the inbox after a very long pause.
+ */
+export const MAX_CATCH_UP_TICKS = 1_000;
 
 /** Where a server is in its life. "stopped" is final, whether by `stop()` or by a fatal error. */
 export type ServerLifecycle = "new" | "starting" | "running" | "stopped";
@@ -82,7 +105,7 @@ export interface ServerStatus extends CoreStatus {
 interface SnapshotInstall {
   readonly ready: Ready;
   readonly meta: SnapshotMeta;
-  readonly data: readonly Uint8Array[];
+  readonly staging: SnapshotStaging;
   /** The install runs once no apply and no snapshot save is in flight. */
   started: boolean;
 }
@@ -145,6 +168,17 @@ export class RaftServer<Result = unknown> {
 
   /** The storage write in flight (at most one); settles after its completion event was posted. */
   private writeInFlight: Promise<void> | undefined;
+  /** Lease reads are on: ticks missed by a stalled event loop are caught up (see `ticksDue`). */
+  private readonly catchUpTicks: boolean;
+  /** When the last delivered tick period ended, on the clock (lease reads only). */
+  private lastTickAtMs = 0;
+  /** The hard state the storage holds (or will, once the write in flight is durable). */
+  private writtenHardState: HardState = EMPTY_HARD_STATE;
+  /**
+   * The core's latest hard state when only its commit index moved past `writtenHardState`: not
+   * worth a synced write of its own, it rides on the next write (see `processReady`).
+   */
+  private unwrittenCommit: HardState | undefined;
   /** The asynchronous `apply` in flight (at most one); its completion comes back through the inbox. */
   private applyInFlight: Promise<void> | undefined;
   /** Committed, durable entries waiting for the state machine, in log order. */
@@ -171,7 +205,7 @@ export class RaftServer<Result = unknown> {
 
   private readonly compaction: CompactionPolicy;
   private readonly snapshotSender: SnapshotSender;
-  private readonly snapshotReceiver = new SnapshotReceiver();
+  private readonly snapshotReceiver: SnapshotReceiver;
   /** Index of the latest snapshot stored here (taken, installed or found at start-up); 0 for none. */
   private lastSnapshotIndex = 0;
   /** The stored log's compaction point; it never moves back. */
@@ -184,9 +218,11 @@ export class RaftServer<Result = unknown> {
   private configHandedOutIndex = 0;
   /** The snapshot being taken (`stateMachine.snapshot()` or its save running); at most one. */
   private snapshotTake: SnapshotMeta | undefined;
+  /** Entry data applied since the snapshot being taken or the latest one (the byte limit). */
+  private bytesAppliedSinceSnapshot = 0;
   /** The `storage.saveSnapshot` in flight; settles after its completion event was posted. */
   private snapshotSaveInFlight: Promise<void> | undefined;
-  /** Send requests waiting for `storage.loadSnapshot`, by snapshot "index/term": peer -> term of the request. */
+  /** Send requests waiting for `storage.openSnapshot`, by snapshot "index/term": peer -> term of the request. */
   private readonly snapshotLoads = new Map<string, Map<NodeId, number>>();
   /** A received, verified snapshot the core accepted; its Ready installs it. */
   private receivedSnapshot: ReceivedSnapshot | undefined;
@@ -211,7 +247,11 @@ export class RaftServer<Result = unknown> {
     this.stateMachine = options.stateMachine;
     this.logger = options.logger ?? silentLogger;
     this.proposals = new PendingProposals<Result>(options.id);
-    this.compaction = new CompactionPolicy(this.options.snapshotEveryEntries, this.options.snapshotTrailingEntries);
+    this.compaction = new CompactionPolicy(
+      this.options.snapshotEveryEntries,
+      this.options.snapshotTrailingEntries,
+      this.options.snapshotEveryBytes,
+    );
     this.snapshotSender = new SnapshotSender({
       selfId: options.id,
       clusterId: options.clusterId,
@@ -220,9 +260,25 @@ export class RaftServer<Result = unknown> {
       chunkBytes: this.options.snapshotChunkBytes,
       burstBytes: Math.max(MAX_SNAPSHOT_BURST_BYTES, this.options.snapshotChunkBytes),
       pauseMs: this.options.tickMs,
-      onPauseOver: (to, sendId) => this.post({ kind: "snapshotSendResume", to, sendId }),
+      onTimer: (to, sendId) => this.post({ kind: "snapshotSendResume", to, sendId }),
+      onReadDone: (to, sendId, offset, data) => this.post({ kind: "snapshotRead", to, sendId, offset, data }),
+      onReadFailed: (error) => this.post({ kind: "writeFailed", error }),
+    });
+    this.snapshotReceiver = new SnapshotReceiver({
+      selfId: options.id,
+      clusterId: options.clusterId,
+      stage: (meta) => {
+        const storage = this.storage;
+        if (!supportsSnapshots(storage)) return Promise.reject(new Error("the storage cannot stage snapshots"));
+        return storage.stageSnapshot(meta);
+      },
+      send: (message) => this.transport.send(message),
+      onStaged: (assemblyId) => this.post({ kind: "snapshotStaged", assemblyId }),
+      onFailure: (error) => this.post({ kind: "writeFailed", error }),
+      maxBufferedBytes: MAX_SNAPSHOT_RECEIVE_BUFFER_BYTES,
     });
     this.nextRequestId = firstRequestId(options.random);
+    this.catchUpTicks = options.readMode === "lease";
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
@@ -500,6 +556,7 @@ export class RaftServer<Result = unknown> {
         throw new RaftError("STOPPED", `the node could not start: ${describe(error)}`, false, { cause: error });
       }
       this.stateMachineApplied = applied;
+      this.writtenHardState = persisted.hardState;
       this.lastSnapshotIndex = snapshot?.index ?? 0;
       this.compactionIndex = snapshot?.index ?? 0;
     } catch (error) {
@@ -518,6 +575,7 @@ export class RaftServer<Result = unknown> {
     this.observedRole = status.role;
     this.lifecycle = "running";
     this.transport.start(this.transportHandler);
+    this.lastTickAtMs = this.clock.now();
     this.tickTimer = this.clock.setTimer(this.options.tickMs, this.onTickTimer);
     this.logger.info(
       { ...this.logFields(), role: status.role, applied: this.stateMachineApplied },
@@ -536,26 +594,27 @@ export class RaftServer<Result = unknown> {
     if (!supportsSnapshots(this.storage) || typeof restore !== "function") {
       throw new RaftError(
         "STOPPED",
-        `the node could not start: the storage holds a snapshot at index ${snapshot.index} but the state machine is at ${this.stateMachine.appliedIndex()}, and the ${typeof restore !== "function" ? "state machine has no restore()" : "storage has no loadSnapshot()"}`,
+        `the node could not start: the storage holds a snapshot at index ${snapshot.index} but the state machine is at ${this.stateMachine.appliedIndex()}, and the ${typeof restore !== "function" ? "state machine has no restore()" : "storage has no snapshot support"}`,
         false,
       );
     }
-    let stored: StoredSnapshot | undefined;
+    let reader: SnapshotReader | undefined;
     try {
-      stored = await this.storage.loadSnapshot();
+      reader = await this.storage.openSnapshot();
     } catch (error) {
       throw new StorageFailedError(error);
     }
-    if (stored === undefined || stored.meta.index !== snapshot.index || stored.meta.term !== snapshot.term) {
-      const found = stored === undefined ? "none" : `${stored.meta.index}/${stored.meta.term}`;
+    if (reader === undefined || reader.meta.index !== snapshot.index || reader.meta.term !== snapshot.term) {
+      const found = reader === undefined ? "none" : `${reader.meta.index}/${reader.meta.term}`;
+      await reader?.close().catch(() => undefined);
       throw new StorageFailedError(
         new Error(
-          `load() reported a snapshot at ${snapshot.index}/${snapshot.term}, but loadSnapshot() returned ${found}`,
+          `load() reported a snapshot at ${snapshot.index}/${snapshot.term}, but openSnapshot() returned ${found}`,
         ),
       );
     }
     try {
-      await restore.call(this.stateMachine, stored.meta, stored.data);
+      await restore.call(this.stateMachine, reader.meta, readerChunks(reader));
     } catch (error) {
       throw new RaftError(
         "STOPPED",
@@ -565,6 +624,8 @@ export class RaftServer<Result = unknown> {
           cause: error,
         },
       );
+    } finally {
+      await reader.close().catch(() => undefined);
     }
     const applied = this.stateMachine.appliedIndex();
     if (applied !== snapshot.index) {
@@ -598,8 +659,27 @@ export class RaftServer<Result = unknown> {
     // A timer fired, so the event loop is breathing: the loop may chain microtasks again.
     this.roundsSinceYield = 0;
     this.tickTimer = this.clock.setTimer(this.options.tickMs, this.onTickTimer);
-    this.post(TICK_EVENT);
+    for (let i = this.ticksDue(); i > 0; i--) this.post(TICK_EVENT);
   };
+
+  /**
+   * Ticks to deliver for this timer: one, except with lease reads, where the leader's lease is
+   * counted in ticks and a stalled event loop (a long GC pause, a busy CPU) must not stretch it
+   * in real time (design rule 7): there, every tick period that passed is delivered.
+   */
+  private ticksDue(): number {
+    if (!this.catchUpTicks) return 1;
+    const now = this.clock.now();
+    const tickMs = this.options.tickMs;
+    const due = Math.floor((now - this.lastTickAtMs) / tickMs);
+    if (due <= 0) return 1;
+    if (due > MAX_CATCH_UP_TICKS) {
+      this.lastTickAtMs = now;
+      return MAX_CATCH_UP_TICKS;
+    }
+    this.lastTickAtMs += due * tickMs;
+    return due;
+  }
 
   private scheduleRun(): void {
     if (this.runScheduled || this.lifecycle !== "running") return;
@@ -636,6 +716,9 @@ export class RaftServer<Result = unknown> {
       this.maybeTakeSnapshot();
       if (this.lifecycle !== "running") return;
       this.processReady();
+      if (this.lifecycle !== "running") return;
+      // A Ready that needed no write applied its entries just now: a snapshot may be due already.
+      this.maybeTakeSnapshot();
       if (this.lifecycle !== "running") return;
     } catch (error) {
       // A seam broke its contract (a core invariant, a throwing transport): the state can no longer be trusted.
@@ -698,11 +781,19 @@ export class RaftServer<Result = unknown> {
       case "snapshotSaved":
         this.finishSnapshotSave(core, event.meta, event.compactTo);
         return;
-      case "snapshotLoaded":
-        this.onSnapshotLoaded(core, event.meta, event.loaded);
+      case "snapshotOpened":
+        this.onSnapshotOpened(core, event.meta, event.reader);
         return;
       case "snapshotSendResume":
         if (this.snapshotSender.resume(event.to, event.sendId) === "done") this.onSnapshotSent(core, event.to);
+        return;
+      case "snapshotRead":
+        if (this.snapshotSender.onRead(event.to, event.sendId, event.offset, event.data) === "done") {
+          this.onSnapshotSent(core, event.to);
+        }
+        return;
+      case "snapshotStaged":
+        this.onSnapshotStaged(core, event.assemblyId);
         return;
       case "restoreFailed":
         this.halt(snapshotFailed("restore", event.error));
@@ -718,7 +809,8 @@ export class RaftServer<Result = unknown> {
   private step(core: RaftCore, message: Message): void {
     // The transport may hand over anything: only the core's validation may look deeper.
     const type = (message as { type?: unknown } | null)?.type;
-    if (type === "snapChunk") return this.receiveChunk(core, message as SnapshotChunk);
+    if (type === "snapChunk") return this.receiveChunk(message as SnapshotChunk);
+    if (type === "snapChunkResp") return this.receiveChunkResponse(message as SnapshotChunkResponse);
     if (type === "snap") {
       this.logger.warn({ ...this.logFields(), from: message.from }, "dropped a snap message from the wire");
       return;
@@ -755,8 +847,12 @@ export class RaftServer<Result = unknown> {
       this.prepareInstall(ready, ready.snapshot);
       return;
     }
-    this.receivedSnapshot = undefined;
-    if (ready.hardState === undefined && ready.entries.length === 0) {
+    this.dropReceivedSnapshot();
+    if (ready.entries.length === 0 && (ready.hardState === undefined || this.onlyCommitMoved(ready.hardState))) {
+      // The commit index need not be durable (thesis Figure 3.1: commitIndex is volatile state;
+      // a restarted node learns it again from the leader, and a durable state machine's applied
+      // index raises it at start-up). Syncing it alone would double the fsyncs per commit.
+      if (ready.hardState !== undefined) this.unwrittenCommit = ready.hardState;
       this.afterPersist(core, ready);
       return;
     }
@@ -770,12 +866,22 @@ export class RaftServer<Result = unknown> {
     );
   }
 
-  /** The Ready's hard state and entries in one storage write (rule 4). */
+  /** Whether `hardState` differs from what storage holds only in a higher commit index. */
+  private onlyCommitMoved(hardState: HardState): boolean {
+    const written = this.writtenHardState;
+    return hardState.term === written.term && hardState.vote === written.vote && hardState.commit >= written.commit;
+  }
+
+  /**
+   * The Ready's hard state and entries in one storage write (rule 4). A commit index that moved
+   * without a write of its own comes along.
+   */
   private writeReady(ready: Ready): Promise<void> {
+    const hardState = ready.hardState ?? this.unwrittenCommit;
+    this.unwrittenCommit = undefined;
+    if (hardState !== undefined) this.writtenHardState = hardState;
     const write: StorageWrite =
-      ready.hardState === undefined
-        ? { entries: ready.entries }
-        : { hardState: ready.hardState, entries: ready.entries };
+      hardState === undefined ? { entries: ready.entries } : { hardState, entries: ready.entries };
     try {
       return this.storage.write(write);
     } catch (error) {
@@ -878,6 +984,7 @@ export class RaftServer<Result = unknown> {
       for (let i = 0; i < entries.length; i++) this.proposals.settleApplied(entries[i], results[i]);
     }
     this.stateMachineApplied = entries[entries.length - 1].index;
+    for (const entry of entries) this.bytesAppliedSinceSnapshot += entry.data.byteLength;
     this.reads.releaseUpTo(this.stateMachineApplied);
   }
 
@@ -890,13 +997,15 @@ export class RaftServer<Result = unknown> {
   private maybeTakeSnapshot(): void {
     if (this.snapshotTake !== undefined || this.snapshotInstall !== undefined || this.applyInFlight !== undefined)
       return;
-    if (!this.compaction.isDue(this.stateMachineApplied, this.lastSnapshotIndex)) return;
+    if (!this.compaction.isDue(this.stateMachineApplied, this.lastSnapshotIndex, this.bytesAppliedSinceSnapshot))
+      return;
     if (this.configHandedOutIndex > this.stateMachineApplied) return;
     const meta = this.requireCore().snapshotMetaAt(this.stateMachineApplied);
     const take = this.stateMachine.snapshot;
     if (meta === undefined || typeof take !== "function") return;
     this.snapshotTake = meta;
-    let data: readonly Uint8Array[] | Promise<readonly Uint8Array[]>;
+    this.bytesAppliedSinceSnapshot = 0;
+    let data: SnapshotChunks | Promise<SnapshotChunks>;
     try {
       data = take.call(this.stateMachine);
     } catch (error) {
@@ -915,7 +1024,7 @@ export class RaftServer<Result = unknown> {
   }
 
   /** Stores the snapshot's data, compacting the stored log behind it (at most one save at a time). */
-  private saveSnapshot(meta: SnapshotMeta, data: readonly Uint8Array[]): void {
+  private saveSnapshot(meta: SnapshotMeta, data: SnapshotChunks): void {
     if (this.snapshotInstall !== undefined) {
       // A leader's newer snapshot is about to replace the log: this one is no longer worth storing.
       this.snapshotTake = undefined;
@@ -927,7 +1036,7 @@ export class RaftServer<Result = unknown> {
       this.snapshotTake = undefined;
       return;
     }
-    const compactTo = this.compaction.compactionIndex(meta.index, this.compactionIndex);
+    const compactTo = this.compaction.compactionIndex(meta.index, this.compactionIndex, this.durableStateIndex());
     let saved: Promise<void>;
     try {
       saved = storage.saveSnapshot(meta, data, compactTo);
@@ -938,6 +1047,17 @@ export class RaftServer<Result = unknown> {
       () => this.post({ kind: "snapshotSaved", meta, compactTo }),
       (error: unknown) => this.post({ kind: "writeFailed", error }),
     );
+  }
+
+  /**
+   * How far the state machine's own effects are durable, for one that flushes lazily
+   * (`durableIndex()`); unbounded otherwise. The log is never compacted past it.
+   */
+  private durableStateIndex(): number {
+    const durableIndex = this.stateMachine.durableIndex;
+    if (typeof durableIndex !== "function") return Number.POSITIVE_INFINITY;
+    const index = durableIndex.call(this.stateMachine);
+    return Number.isSafeInteger(index) && index >= 0 ? index : 0;
   }
 
   /** The snapshot is durable: the core may drop its entries up to `compactTo` and send it to laggards. */
@@ -981,39 +1101,56 @@ export class RaftServer<Result = unknown> {
       return;
     }
     this.snapshotLoads.set(key, new Map([[to, this.observedTerm]]));
-    let loaded: Promise<StoredSnapshot | undefined>;
+    let opened: Promise<SnapshotReader | undefined>;
     try {
-      loaded = storage.loadSnapshot();
+      opened = storage.openSnapshot();
     } catch (error) {
-      loaded = Promise.reject(error);
+      opened = Promise.reject(error);
     }
-    loaded.then(
-      (snapshot) => this.post({ kind: "snapshotLoaded", meta, loaded: snapshot }),
+    opened.then(
+      (reader) => this.post({ kind: "snapshotOpened", meta, reader }),
       (error: unknown) => this.post({ kind: "writeFailed", error }),
     );
   }
 
   /**
-   * The stored snapshot arrived for the peers waiting for `meta`. If storage holds another
-   * snapshot by now, the send fails and the core asks again with its current one.
+   * The stored snapshot was opened for the peers waiting for `meta`. If storage holds another
+   * snapshot by now, the send fails and the core asks again with its current one. A reader no
+   * send takes is closed here.
    */
-  private onSnapshotLoaded(core: RaftCore, meta: SnapshotMeta, loaded: StoredSnapshot | undefined): void {
+  private onSnapshotOpened(core: RaftCore, meta: SnapshotMeta, reader: SnapshotReader | undefined): void {
     const key = `${meta.index}/${meta.term}`;
     const waiting = this.snapshotLoads.get(key);
     this.snapshotLoads.delete(key);
-    if (waiting === undefined || waiting.size === 0) return;
-    const matches = loaded !== undefined && loaded.meta.index === meta.index && loaded.meta.term === meta.term;
-    const pinned = matches ? pinSnapshot(loaded) : undefined;
-    for (const [to, term] of waiting) {
+    const matches = reader !== undefined && reader.meta.index === meta.index && reader.meta.term === meta.term;
+    let used = false;
+    for (const [to, term] of waiting ?? []) {
       if (term !== this.observedTerm || this.observedRole !== "leader") continue;
-      if (pinned === undefined) core.reportSnapshot(to, false);
-      else this.startSnapshotSend(core, to, term, pinned);
+      if (!matches) {
+        core.reportSnapshot(to, false);
+        continue;
+      }
+      used = true;
+      this.startSnapshotSend(core, to, term, reader);
     }
+    if (!used) reader?.close().catch(() => undefined);
   }
 
-  private startSnapshotSend(core: RaftCore, to: NodeId, term: number, pinned: PinnedSnapshot): void {
-    this.logger.debug({ ...this.logFields(), to, index: pinned.meta.index, bytes: pinned.bytes }, "sending snapshot");
-    if (this.snapshotSender.start(to, term, pinned) === "done") this.onSnapshotSent(core, to);
+  private startSnapshotSend(core: RaftCore, to: NodeId, term: number, reader: SnapshotReader): void {
+    this.logger.debug({ ...this.logFields(), to, index: reader.meta.index, bytes: reader.bytes }, "sending snapshot");
+    if (this.snapshotSender.start(to, term, reader) === "done") this.onSnapshotSent(core, to);
+  }
+
+  /** A follower lost chunks of the snapshot we send it and asks to continue from what it holds. */
+  private receiveChunkResponse(response: SnapshotChunkResponse): void {
+    const problem = validateSnapshotChunkResponse(response);
+    if (problem !== undefined || response.to !== this.id || response.clusterId !== this.options.core.clusterId) return;
+    if (this.snapshotSender.onResponse(response)) {
+      this.logger.debug(
+        { ...this.logFields(), to: response.from, offset: response.offset },
+        "resuming a snapshot send where the follower stopped receiving",
+      );
+    }
   }
 
   /** The last chunk was handed to the transport: replication to `to` resumes after the snapshot. */
@@ -1030,11 +1167,10 @@ export class RaftServer<Result = unknown> {
   // ---- snapshots: receiving and installing ----------------------------------------------------
 
   /**
-   * One chunk of a leader's snapshot. Once the whole snapshot arrived and verified, the core gets
-   * the metadata as a "snap" message; if it installs it, the next Ready carries it and the data
-   * waits here until then. Otherwise (older than the commit index, or already held) it is dropped.
+   * One chunk of a leader's snapshot: the receiver stages it in storage (see SnapshotReceiver);
+   * once the whole snapshot is staged and verified, `onSnapshotStaged` hands it to the core.
    */
-  private receiveChunk(core: RaftCore, chunk: SnapshotChunk): void {
+  private receiveChunk(chunk: SnapshotChunk): void {
     const problem = validateSnapshotChunk(chunk);
     if (problem !== undefined || chunk.to !== this.id || chunk.clusterId !== this.options.core.clusterId) {
       this.snapshotReceiver.chunksDropped++;
@@ -1058,23 +1194,43 @@ export class RaftServer<Result = unknown> {
     const outcome = this.snapshotReceiver.accept(chunk);
     if (outcome.kind === "dropped") {
       this.logger.debug({ ...this.logFields(), from: chunk.from, reason: outcome.reason }, "snapshot chunk dropped");
-      return;
     }
-    if (outcome.kind !== "complete") return;
-    const received = outcome.snapshot;
+  }
+
+  /**
+   * Every chunk of a leader's snapshot arrived, verified and staged. The core gets the metadata as
+   * a "snap" message; if it installs it, the next Ready carries it and the staging waits here until
+   * then. Otherwise (older than the commit index, or already held) the staging is discarded.
+   */
+  private onSnapshotStaged(core: RaftCore, assemblyId: number): void {
+    const received = this.snapshotReceiver.take(assemblyId);
+    if (received === undefined) return;
     const before = core.status().snapshotIndex;
-    core.step({
-      type: "snap",
-      from: received.from,
-      to: this.id,
-      term: received.term,
-      clusterId: chunk.clusterId,
-      meta: received.meta,
-    });
+    if (received.term >= this.observedTerm) {
+      core.step({
+        type: "snap",
+        from: received.from,
+        to: this.id,
+        term: received.term,
+        clusterId: this.options.core.clusterId,
+        meta: received.meta,
+      });
+    }
     // The core installs a snapshot by moving its snapshot point exactly to it (thesis §5.3).
     if (before < received.meta.index && core.status().snapshotIndex === received.meta.index) {
+      this.dropReceivedSnapshot();
       this.receivedSnapshot = received;
+      return;
     }
+    received.staging.discard().catch(() => undefined);
+  }
+
+  /** Forgets a received snapshot no Ready will install, deleting its staged data. */
+  private dropReceivedSnapshot(): void {
+    const received = this.receivedSnapshot;
+    if (received === undefined) return;
+    this.receivedSnapshot = undefined;
+    received.staging.discard().catch(() => undefined);
   }
 
   /**
@@ -1093,7 +1249,7 @@ export class RaftServer<Result = unknown> {
       meta.index,
       () => new OutcomeUnknownError(`a snapshot up to index ${meta.index} from the leader replaced this node's log`),
     );
-    this.snapshotInstall = { ready, meta, data: received.data, started: false };
+    this.snapshotInstall = { ready, meta, staging: received.staging, started: false };
     this.maybeBeginInstall();
   }
 
@@ -1117,7 +1273,7 @@ export class RaftServer<Result = unknown> {
     if (install === undefined || install.started || this.lifecycle !== "running") return;
     if (this.applyInFlight !== undefined || this.snapshotTake !== undefined) return;
     install.started = true;
-    const { ready, meta, data } = install;
+    const { ready, meta, staging } = install;
     const storage = this.storage;
     const stateMachine = this.stateMachine;
     // receiveChunk accepts chunks only when both seams support snapshots.
@@ -1125,14 +1281,21 @@ export class RaftServer<Result = unknown> {
       throw new Error("a snapshot install started without snapshot support in the storage or state machine");
     }
     const restore = async (): Promise<void> => {
+      const reader = await storage.openSnapshot();
+      if (reader === undefined || reader.meta.index !== meta.index || reader.meta.term !== meta.term) {
+        await reader?.close().catch(() => undefined);
+        throw new Error(`the storage does not hold the snapshot at ${meta.index}/${meta.term} it just installed`);
+      }
       try {
-        await stateMachine.restore?.(meta, data);
+        await stateMachine.restore?.(meta, readerChunks(reader));
       } catch (error) {
         throw new RestoreFailure(error);
+      } finally {
+        await reader.close().catch(() => undefined);
       }
     };
     const needsWrite = ready.hardState !== undefined || ready.entries.length > 0;
-    this.writeInFlight = callStorage(() => storage.installSnapshot(meta, data))
+    this.writeInFlight = callStorage(() => storage.installSnapshot(staging))
       .then(restore)
       .then(() => (needsWrite ? this.writeReady(ready) : undefined))
       .then(
@@ -1163,6 +1326,7 @@ export class RaftServer<Result = unknown> {
       return false;
     }
     this.stateMachineApplied = meta.index;
+    this.bytesAppliedSinceSnapshot = 0;
     this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, meta.index);
     this.compactionIndex = Math.max(this.compactionIndex, meta.index);
     this.snapshotsReceived++;
@@ -1186,7 +1350,7 @@ export class RaftServer<Result = unknown> {
         this.proposals.markAppended(proposal, outcome.index, outcome.term);
         return;
       case "forwarded":
-        this.proposals.markForwarded(proposal, outcome.to, core.status().term);
+        this.proposals.markForwarded(proposal, outcome.to, core.currentTerm(), outcome.held === true);
         return;
       case "rejected":
         this.proposals.reject(proposal, this.rejectionError(outcome, data.byteLength));
@@ -1272,7 +1436,7 @@ export class RaftServer<Result = unknown> {
     this.applyQueue.length = 0;
     this.stopSnapshotSends();
     this.snapshotReceiver.reset();
-    this.receivedSnapshot = undefined;
+    this.dropReceivedSnapshot();
     const why = fatal === undefined ? "the node was stopped" : `the node stopped: ${fatal.message}`;
     this.proposals.failAll((proposal) =>
       proposal.stage === "queued"

@@ -1,5 +1,5 @@
 import type { Entry, Message, NodeId, Ready, SnapshotMeta } from "../core/types.js";
-import type { StoredSnapshot } from "../storage/storage.js";
+import type { SnapshotChunks, SnapshotReader } from "../storage/storage.js";
 import type { PendingProposal } from "./pending-proposals.js";
 import type { PendingRead } from "./pending-reads.js";
 
@@ -21,14 +21,24 @@ export type ServerEvent<Result> =
   | { readonly kind: "applied"; readonly entries: readonly Entry[]; readonly results: readonly Result[] }
   | { readonly kind: "applyFailed"; readonly error: unknown }
   /** `stateMachine.snapshot()` resolved with the data of a snapshot at `meta`. */
-  | { readonly kind: "snapshotTaken"; readonly meta: SnapshotMeta; readonly data: readonly Uint8Array[] }
+  | { readonly kind: "snapshotTaken"; readonly meta: SnapshotMeta; readonly data: SnapshotChunks }
   | { readonly kind: "snapshotTakeFailed"; readonly error: unknown }
   /** `storage.saveSnapshot` is durable: the core may compact up to `compactTo`. */
   | { readonly kind: "snapshotSaved"; readonly meta: SnapshotMeta; readonly compactTo: number }
-  /** `storage.loadSnapshot` answered a send request for `meta` (`loaded` may be another snapshot, or none). */
-  | { readonly kind: "snapshotLoaded"; readonly meta: SnapshotMeta; readonly loaded: StoredSnapshot | undefined }
-  /** A snapshot send paused between bursts may continue. */
+  /** `storage.openSnapshot` answered a send request for `meta` (`reader` may hold another snapshot, or none). */
+  | { readonly kind: "snapshotOpened"; readonly meta: SnapshotMeta; readonly reader: SnapshotReader | undefined }
+  /** A snapshot send's timer fired: a pause between bursts ends, or a finished send expires. */
   | { readonly kind: "snapshotSendResume"; readonly to: NodeId; readonly sendId: number }
+  /** A piece of a snapshot being sent was read from storage. */
+  | {
+      readonly kind: "snapshotRead";
+      readonly to: NodeId;
+      readonly sendId: number;
+      readonly offset: number;
+      readonly data: Uint8Array;
+    }
+  /** A received snapshot is completely staged and verified (see SnapshotReceiver.take). */
+  | { readonly kind: "snapshotStaged"; readonly assemblyId: number }
   /** Installing a received snapshot failed in the state machine's `restore`. */
   | { readonly kind: "restoreFailed"; readonly error: unknown };
 

@@ -12,8 +12,13 @@ export const DEFAULT_MAX_PENDING_PROPOSALS = 10_000;
 export const DEFAULT_MAX_PENDING_READS = 10_000;
 /** How long `propose` and `read` wait when the call gives no `timeoutMs`. */
 export const DEFAULT_TIMEOUT_MS = 5_000;
-/** Automatic snapshots are off unless `snapshotEveryEntries` is set. */
-export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 0;
+/**
+ * A snapshot is taken after this many applied entries, when the storage and the state machine
+ * both support snapshots (otherwise automatic snapshots are off unless asked for, which fails).
+ */
+export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 10_000;
+/** ... or after this many bytes of applied entry data, whichever comes first (same condition). */
+export const DEFAULT_SNAPSHOT_EVERY_BYTES = 64 * 1024 * 1024;
 /** Entries kept in the log behind a snapshot, so a follower slightly behind still gets appends. */
 export const DEFAULT_SNAPSHOT_TRAILING_ENTRIES = 1_000;
 /** Largest data payload of one snapshot chunk message. */
@@ -45,6 +50,12 @@ export interface RaftServerOptions<Result = unknown> extends CoreConfig {
    */
   readonly snapshotEveryEntries?: number;
   /**
+   * Also take a snapshot once this many bytes of entry data were applied past the last one
+   * (whichever of the two limits comes first); 0 turns the byte limit off. Defaults like
+   * `snapshotEveryEntries`.
+   */
+  readonly snapshotEveryBytes?: number;
+  /**
    * Entries kept in the log behind a snapshot for followers slightly behind: the log is compacted
    * up to the snapshot index minus this (never below the previous compaction point).
    */
@@ -70,6 +81,7 @@ export interface ResolvedServerOptions {
   readonly maxPendingReads: number;
   readonly defaultTimeoutMs: number;
   readonly snapshotEveryEntries: number;
+  readonly snapshotEveryBytes: number;
   readonly snapshotTrailingEntries: number;
   readonly snapshotChunkBytes: number;
 }
@@ -94,12 +106,16 @@ export function resolveServerOptions<Result>(options: RaftServerOptions<Result>)
     maxEntryBytes: options.maxEntryBytes,
     maxUncommittedBytes: options.maxUncommittedBytes,
     forwardProposals: options.forwardProposals,
+    readMode: options.readMode,
+    leaseDriftTicks: options.leaseDriftTicks,
+    maxTransferHeldProposals: options.maxTransferHeldProposals,
   };
   const resolvedCore = resolveCoreConfig(core);
   for (const seam of ["clock", "random", "storage", "transport", "stateMachine"] as const) {
     if (options[seam] === undefined || options[seam] === null)
       throw new Error(`RaftServer: options.${seam} is required`);
   }
+  const autoSnapshots = missingSnapshotSupport(options).length === 0;
   const resolved: ResolvedServerOptions = {
     core,
     maxEntryBytes: resolvedCore.maxEntryBytes,
@@ -107,15 +123,17 @@ export function resolveServerOptions<Result>(options: RaftServerOptions<Result>)
     maxPendingProposals: options.maxPendingProposals ?? DEFAULT_MAX_PENDING_PROPOSALS,
     maxPendingReads: options.maxPendingReads ?? DEFAULT_MAX_PENDING_READS,
     defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS,
-    snapshotEveryEntries: options.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES,
+    snapshotEveryEntries: options.snapshotEveryEntries ?? (autoSnapshots ? DEFAULT_SNAPSHOT_EVERY_ENTRIES : 0),
+    snapshotEveryBytes: options.snapshotEveryBytes ?? (autoSnapshots ? DEFAULT_SNAPSHOT_EVERY_BYTES : 0),
     snapshotTrailingEntries: options.snapshotTrailingEntries ?? DEFAULT_SNAPSHOT_TRAILING_ENTRIES,
     snapshotChunkBytes: options.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES,
   };
   positiveInteger("tickMs", resolved.tickMs);
   nonNegativeInteger("snapshotEveryEntries", resolved.snapshotEveryEntries);
+  nonNegativeInteger("snapshotEveryBytes", resolved.snapshotEveryBytes);
   nonNegativeInteger("snapshotTrailingEntries", resolved.snapshotTrailingEntries);
   positiveInteger("snapshotChunkBytes", resolved.snapshotChunkBytes);
-  if (resolved.snapshotEveryEntries > 0) requireSnapshotSupport(options);
+  if (resolved.snapshotEveryEntries > 0 || resolved.snapshotEveryBytes > 0) requireSnapshotSupport(options, resolved);
   positiveInteger("maxPendingProposals", resolved.maxPendingProposals);
   positiveInteger("maxPendingReads", resolved.maxPendingReads);
   const timeout = resolved.defaultTimeoutMs;
@@ -128,21 +146,31 @@ export function resolveServerOptions<Result>(options: RaftServerOptions<Result>)
 }
 
 /** Automatic snapshots need both seams to implement snapshots; says exactly what is missing. */
-function requireSnapshotSupport<Result>(options: RaftServerOptions<Result>): void {
-  const missing: string[] = [];
-  if (!supportsSnapshots(options.storage)) {
-    missing.push("the storage does not implement saveSnapshot, installSnapshot and loadSnapshot");
-  }
-  const stateMachine = options.stateMachine;
-  if (typeof stateMachine.snapshot !== "function" || typeof stateMachine.restore !== "function") {
-    missing.push("the state machine does not implement snapshot and restore");
-  }
+function requireSnapshotSupport<Result>(options: RaftServerOptions<Result>, resolved: ResolvedServerOptions): void {
+  const missing = missingSnapshotSupport(options);
   if (missing.length > 0) {
     throw new Error(
-      `RaftServer: options.snapshotEveryEntries is ${options.snapshotEveryEntries}, but ${missing.join(" and ")}; ` +
-        "use a storage and state machine with snapshot support, or set snapshotEveryEntries to 0",
+      `RaftServer: automatic snapshots are on (snapshotEveryEntries ${resolved.snapshotEveryEntries}, snapshotEveryBytes ${resolved.snapshotEveryBytes}), but ${missing.join(" and ")}; ` +
+        "use a storage and state machine with snapshot support, or set both to 0",
     );
   }
+}
+
+/** What keeps the seams from taking snapshots; empty when both support them. */
+function missingSnapshotSupport<Result>(options: RaftServerOptions<Result>): string[] {
+  const missing: string[] = [];
+  if (options.storage !== undefined && options.storage !== null && !supportsSnapshots(options.storage)) {
+    missing.push("the storage does not implement saveSnapshot, stageSnapshot, installSnapshot and openSnapshot");
+  }
+  const stateMachine = options.stateMachine;
+  if (
+    stateMachine !== undefined &&
+    stateMachine !== null &&
+    (typeof stateMachine.snapshot !== "function" || typeof stateMachine.restore !== "function")
+  ) {
+    missing.push("the state machine does not implement snapshot and restore");
+  }
+  return missing;
 }
 
 function nonNegativeInteger(name: string, value: number): void {

@@ -6,6 +6,7 @@ import { MAX_NODES } from "./sim-cluster.js";
 import {
   DEFAULT_FAULT_PROFILE,
   DEFAULT_SIM_NODES,
+  DEFAULT_SIM_SNAPSHOT_TRAILING_ENTRIES,
   DEFAULT_SIM_TICKS,
   runSimulationDetailed,
   type SimulationOptions,
@@ -37,10 +38,11 @@ const USAGE = `raft-sim: deterministic simulation of a Raft cluster (@lectern/ra
 
 Usage:
   raft-sim run    [--seed S] [--nodes N] [--ticks T] [--faults PROFILE] [--rate OPS]
-                  [--op-timeout MS] [--snapshot-every E] [--schedule FILE] [--history FILE]
-                  [--trace FILE] [--json]
+                  [--op-timeout MS] [--snapshot-every E] [--snapshot-trailing K]
+                  [--schedule FILE] [--history FILE] [--trace FILE] [--json]
   raft-sim search --seeds RANGE [--nodes N] [--ticks T] [--faults PROFILE] [--rate OPS]
-                  [--op-timeout MS] [--snapshot-every E] [--schedule FILE] [--json]
+                  [--op-timeout MS] [--snapshot-every E] [--snapshot-trailing K]
+                  [--schedule FILE] [--json]
   raft-sim --help
 
 run     simulates one seed: a safety phase of T ticks with faults and a client workload, then a
@@ -54,13 +56,17 @@ Options:
   --nodes N           cluster size, 1..${MAX_NODES}                                         default ${DEFAULT_SIM_NODES}
   --ticks T           safety phase length in ticks of 10 ms                      default ${DEFAULT_SIM_TICKS}
   --faults PROFILE    generated fault schedule: ${FAULT_PROFILES.join(" | ")}         default ${DEFAULT_FAULT_PROFILE}
+                      (heavy adds torn writes and bit flips; a node that detects a
+                      flip halts for good and the run reports it)
   --rate OPS          client operations per virtual second (0 = no workload)    default ${DEFAULT_RATE_OPS_PER_SECOND}
   --op-timeout MS     timeout of every client operation, in virtual ms          default ${DEFAULT_OP_TIMEOUT_MS}
   --snapshot-every E  every node snapshots and compacts its log every E applied
-                      entries (0 = never)                                      default 0
-  --schedule FILE     replay a scenario file {seed, nodes, ticks, rate?, schedule} instead of a
-                      generated schedule (seed, nodes and ticks come from the file; with search,
-                      the file's schedule is run under every seed of --seeds)
+                      entries (0 = never; a scenario file may set it)          default 0
+  --snapshot-trailing K  entries kept behind each snapshot                      default ${DEFAULT_SIM_SNAPSHOT_TRAILING_ENTRIES}
+  --schedule FILE     replay a scenario file {seed, nodes, ticks, rate?, snapshotEveryEntries?,
+                      snapshotTrailingEntries?, schedule} instead of a generated schedule (seed,
+                      nodes and ticks come from the file; with search, the file's schedule is run
+                      under every seed of --seeds)
   --history FILE      run only: write the client history as JSON lines (docs/history-format.md)
   --trace FILE        run only: write the trace (every delivered message, role change, operation
                       and fault) as text lines, ending with the trace hash
@@ -89,6 +95,7 @@ const VALUE_FLAGS = new Set([
   "rate",
   "op-timeout",
   "snapshot-every",
+  "snapshot-trailing",
   "schedule",
   "history",
   "trace",
@@ -234,7 +241,12 @@ function baseOptions(flags: ReadonlyMap<string, string>, io: CliIo): BaseOptions
   const rateFlag = flags.has("rate")
     ? integerFlag(flags, "rate", DEFAULT_RATE_OPS_PER_SECOND, 0, 1_000_000)
     : undefined;
-  const snapshotEveryEntries = integerFlag(flags, "snapshot-every", 0, 0, Number.MAX_SAFE_INTEGER);
+  const snapshotEveryFlag = flags.has("snapshot-every")
+    ? integerFlag(flags, "snapshot-every", 0, 0, Number.MAX_SAFE_INTEGER)
+    : undefined;
+  const snapshotTrailingEntries = flags.has("snapshot-trailing")
+    ? integerFlag(flags, "snapshot-trailing", 0, 0, Number.MAX_SAFE_INTEGER)
+    : undefined;
   const opTimeoutMs = integerFlag(flags, "op-timeout", DEFAULT_OP_TIMEOUT_MS, 1, Number.MAX_SAFE_INTEGER);
   const schedulePath = flags.get("schedule");
   if (schedulePath === undefined) {
@@ -247,7 +259,8 @@ function baseOptions(flags: ReadonlyMap<string, string>, io: CliIo): BaseOptions
         faults: faultsFlag(flags),
         rate: rateFlag ?? DEFAULT_RATE_OPS_PER_SECOND,
         opTimeoutMs,
-        snapshotEveryEntries,
+        snapshotEveryEntries: snapshotEveryFlag ?? 0,
+        snapshotTrailingEntries,
       },
     };
   }
@@ -286,7 +299,8 @@ function baseOptions(flags: ReadonlyMap<string, string>, io: CliIo): BaseOptions
       schedule,
       rate: rateFlag ?? scenario.rate ?? DEFAULT_RATE_OPS_PER_SECOND,
       opTimeoutMs,
-      snapshotEveryEntries,
+      snapshotEveryEntries: snapshotEveryFlag ?? scenario.snapshotEveryEntries ?? 0,
+      snapshotTrailingEntries: snapshotTrailingEntries ?? scenario.snapshotTrailingEntries,
     },
   };
 }
@@ -305,6 +319,7 @@ function reproCommand(base: BaseOptions, seed: number): string {
   if (o.opTimeoutMs !== undefined && o.opTimeoutMs !== DEFAULT_OP_TIMEOUT_MS)
     parts.push(`--op-timeout ${o.opTimeoutMs}`);
   if ((o.snapshotEveryEntries ?? 0) > 0) parts.push(`--snapshot-every ${o.snapshotEveryEntries}`);
+  if (o.snapshotTrailingEntries !== undefined) parts.push(`--snapshot-trailing ${o.snapshotTrailingEntries}`);
   return parts.join(" ");
 }
 
@@ -369,6 +384,9 @@ function humanSummary(result: SimulationResult, repro: string): string {
     `  after heal:   leader agreed after ${live.leaderAfterMs ?? "-"} ms, replicas caught up after ${live.caughtUpAfterMs ?? "-"} ms, ${live.opsAfterHeal.ok}/${live.opsAfterHeal.issued} operations ok`,
     `  replicas:     ${conv.identical ? `identical at applied index ${conv.appliedIndex}` : `NOT identical (${JSON.stringify(conv.digests)})`}`,
     `  cluster:      ${s.elections} elections, ${s.commits} committed, ${s.faultsApplied} faults (${s.crashes} crashes, ${s.restarts} restarts)`,
+    `  snapshots:    ${s.snapshotsSaved} taken, ${s.snapshotsInstalled} installed from a leader`,
+    `  disks:        ${s.tornWrites} torn writes (${s.tornTailsRecovered} torn tails discarded at restart), ${s.bitFlips} bits flipped, ${result.halted.length} node${result.halted.length === 1 ? "" : "s"} halted`,
+    ...result.halted.map((halt) => `  halted:       node ${halt.node} at ${halt.atMs} ms: ${halt.detail}`),
     `  messages:     ${s.messages.sent} sent, ${s.messages.delivered} delivered, ${dropped} dropped, ${s.messages.duplicated} duplicated`,
     `  simulated:    ${s.events} events in ${s.virtualMs} ms of virtual time`,
     `  trace hash:   ${result.traceHash}`,

@@ -1,6 +1,7 @@
 import type { TimerHandle } from "../runtime/clock.js";
 import { describeFault, type Fault, type FaultSchedule } from "./fault-schedule.js";
 import type { SimCluster } from "./sim-cluster.js";
+import type { BitFlip } from "./sim-disk.js";
 import type { SimNetwork } from "./sim-network.js";
 import type { Trace } from "./trace.js";
 import type { VirtualClock } from "./virtual-clock.js";
@@ -69,14 +70,25 @@ export class FaultInjector {
 
   private applyAll(faults: readonly Fault[]): void {
     for (const fault of faults) {
-      const changed = this.apply(fault);
+      const outcome = this.apply(fault);
       this.appliedCount++;
-      this.trace?.fault(this.clock.now(), changed ? describeFault(fault) : `${describeFault(fault)} (no effect)`);
+      const description = describeFault(fault);
+      this.trace?.fault(
+        this.clock.now(),
+        outcome === false
+          ? `${description} (no effect)`
+          : outcome === true
+            ? description
+            : `${description}: ${outcome}`,
+      );
     }
   }
 
-  /** Applies one fault; returns false when it changed nothing (crashing a node already down...). */
-  private apply(fault: Fault): boolean {
+  /**
+   * Applies one fault; returns false when it changed nothing (crashing a node already down...),
+   * or a description of what it did when there is more to say (where a bit flip landed).
+   */
+  private apply(fault: Fault): boolean | string {
     switch (fault.kind) {
       case "crash":
         return this.cluster.crash(fault.node);
@@ -84,6 +96,14 @@ export class FaultInjector {
         if (this.cluster.isDown(fault.node)) return false;
         this.cluster.crashDuringNextWrite(fault.node);
         return true;
+      case "torn-write":
+        if (this.cluster.isDown(fault.node)) return false;
+        this.cluster.tearNextWrite(fault.node);
+        return true;
+      case "bit-flip": {
+        const flip = this.cluster.flipBit(fault.node);
+        return flip === undefined ? false : describeBitFlip(flip);
+      }
       case "restart":
         return this.cluster.restart(fault.node);
       case "crash-all":
@@ -109,5 +129,20 @@ export class FaultInjector {
         this.network.configure({ duplicatePerMillion: fault.perMillion });
         return true;
     }
+  }
+}
+
+/** Where a flip landed, e.g. "entry 42 byte 17 bit 3" or "snapshot 40 block 2 byte 9 bit 0". */
+export function describeBitFlip(flip: BitFlip): string {
+  const at = `byte ${flip.byte} bit ${flip.bit}`;
+  switch (flip.record) {
+    case "hard-state":
+      return `hard-state record ${at}`;
+    case "entry":
+      return `entry ${flip.index} ${at}`;
+    case "snapshot-meta":
+      return `snapshot ${flip.index} meta record ${at}`;
+    case "snapshot-block":
+      return `snapshot ${flip.index} block ${flip.block} ${at}`;
   }
 }

@@ -10,8 +10,9 @@ const MAX_GENERATED_PER_MILLION = 300_000;
 /**
  * A fast-check arbitrary of fault schedules for a cluster of `nodes` over a safety phase of
  * `durationMs`. A schedule is a list of episodes, each a fault and (usually) its repair — crash then
- * restart, partition then heal, loss then loss 0 — so shrinking removes whole episodes and moves
- * their times toward 0, and the shrunk schedule still reads like a story.
+ * restart, torn write then restart, crash + bit flip then restart (the node halts), partition then
+ * heal, loss then loss 0 — so shrinking removes whole episodes and moves their times toward 0, and
+ * the shrunk schedule still reads like a story.
  *
  * Kept out of the simulator's entry point so the library does not depend on fast-check at run time.
  *
@@ -34,6 +35,17 @@ export function faultScheduleArbitrary(nodes: readonly NodeId[], durationMs: num
     ]),
     fc.record({ atMs, lastingMs, node }).map(({ atMs, lastingMs, node }): Fault[] => [
       { atMs, kind: "crash-during-write", node },
+      { atMs: atMs + lastingMs, kind: "restart", node },
+    ]),
+    fc.record({ atMs, lastingMs, node }).map(({ atMs, lastingMs, node }): Fault[] => [
+      { atMs, kind: "torn-write", node },
+      { atMs: atMs + lastingMs, kind: "restart", node },
+    ]),
+    // The disk is damaged while the node is down, so its restart finds the damage and it halts.
+    // The cluster refuses flips beyond a minority of the nodes, so any combination is allowed here.
+    fc.record({ atMs, lastingMs, node }).map(({ atMs, lastingMs, node }): Fault[] => [
+      { atMs, kind: "crash", node },
+      { atMs, kind: "bit-flip", node },
       { atMs: atMs + lastingMs, kind: "restart", node },
     ]),
     fc.record({ atMs, lastingMs }).map(({ atMs, lastingMs }): Fault[] => [

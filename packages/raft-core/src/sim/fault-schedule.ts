@@ -18,7 +18,19 @@ export type Fault =
    * the node disarms it.
    */
   | { readonly atMs: number; readonly kind: "crash-during-write"; readonly node: NodeId }
-  /** Restarts a crashed node from its disk (a no-op when it is up). */
+  /**
+   * Arms a torn write: the node crashes at its next storage write, and its disk leaves the first
+   * operation the crash loses half-written (some bytes reached the platter, the rest did not).
+   * The restarted node must recognise the torn tail and discard it. A later `restart` disarms it.
+   */
+  | { readonly atMs: number; readonly kind: "torn-write"; readonly node: NodeId }
+  /**
+   * Flips one bit in a stored (synced) record or snapshot block of the node's disk. The node
+   * detects it when it next reads the record (at its next start, or when reading its snapshot) and
+   * halts for good. Refused (no effect) when it would damage the disks of a majority of the nodes.
+   */
+  | { readonly atMs: number; readonly kind: "bit-flip"; readonly node: NodeId }
+  /** Restarts a crashed node from its disk (a no-op when it is up or halted). */
   | { readonly atMs: number; readonly kind: "restart"; readonly node: NodeId }
   | { readonly atMs: number; readonly kind: "crash-all" }
   | { readonly atMs: number; readonly kind: "restart-all" }
@@ -41,6 +53,8 @@ export type FaultSchedule = readonly Fault[];
 export const FAULT_KINDS: readonly FaultKind[] = [
   "crash",
   "crash-during-write",
+  "torn-write",
+  "bit-flip",
   "restart",
   "crash-all",
   "restart-all",
@@ -134,6 +148,8 @@ export function describeFault(fault: Fault): string {
   switch (fault.kind) {
     case "crash":
     case "crash-during-write":
+    case "torn-write":
+    case "bit-flip":
     case "restart":
     case "isolate":
       return `${fault.kind} ${fault.node}`;
@@ -161,6 +177,9 @@ interface ProfileShape {
   readonly downMs: readonly [number, number];
   /** Percent chances of each node-fault episode; the rest is a single crash. */
   readonly crashDuringWritePercent: number;
+  /** Of the single-node episodes: percent torn writes, and percent crashes whose disk takes a bit flip. */
+  readonly tornWritePercent: number;
+  readonly bitFlipPercent: number;
   readonly crashAllPercent: number;
   /** A minority (heavy: a majority) of nodes crashes together. */
   readonly multiCrashPercent: number;
@@ -179,6 +198,8 @@ const STANDARD_PROFILE: ProfileShape = {
   nodeGapMs: [400, 2_500],
   downMs: [50, 2_000],
   crashDuringWritePercent: 35,
+  tornWritePercent: 0,
+  bitFlipPercent: 0,
   crashAllPercent: 12,
   multiCrashPercent: 10,
   multiCrashMajority: false,
@@ -193,7 +214,9 @@ const STANDARD_PROFILE: ProfileShape = {
 const HEAVY_PROFILE: ProfileShape = {
   nodeGapMs: [0, 900],
   downMs: [10, 3_000],
-  crashDuringWritePercent: 35,
+  crashDuringWritePercent: 30,
+  tornWritePercent: 20,
+  bitFlipPercent: 8,
   crashAllPercent: 15,
   multiCrashPercent: 25,
   multiCrashMajority: true,
@@ -217,7 +240,9 @@ export interface GenerateScheduleOptions {
  * link faults, link quality) whose faults are merged by time. Every episode ends with its repair
  * (restart, heal, loss 0) unless the safety phase ends first; the convergence phase repairs the rest.
  * "standard" includes single crashes, crashes timed between a write and its sync, minority crashes
- * and whole-cluster crashes; "heavy" overlaps more, crashes majorities and loses more messages.
+ * and whole-cluster crashes; "heavy" overlaps more, crashes majorities, loses more messages, tears
+ * writes and flips bits on the disks of crashed nodes (at most a minority of the nodes: those
+ * halt for good when they restart).
  * @example generateSchedule(Prng.fromSeed(1).fork("faults"), { nodes: ["n1", "n2", "n3"], durationMs: 10_000, profile: "standard" })
  */
 export function generateSchedule(prng: Prng, options: GenerateScheduleOptions): Fault[] {
@@ -245,6 +270,9 @@ function draw(prng: Prng, range: readonly [number, number]): number {
 
 function nodeTrack(prng: Prng, nodes: readonly NodeId[], durationMs: number, shape: ProfileShape): Fault[] {
   const faults: Fault[] = [];
+  // Bit flips damage at most a minority of the disks (the cluster refuses more anyway).
+  const flipped = new Set<NodeId>();
+  const maxFlipped = Math.floor((nodes.length - 1) / 2);
   let atMs = draw(prng, shape.nodeGapMs);
   while (atMs < durationMs) {
     const downMs = draw(prng, shape.downMs);
@@ -260,8 +288,21 @@ function nodeTrack(prng: Prng, nodes: readonly NodeId[], durationMs: number, sha
       for (const node of victims) faults.push({ atMs: upAtMs + prng.nextInt(200), kind: "restart", node });
     } else {
       const node = prng.pick(nodes);
-      const duringWrite = prng.nextInt(100) < shape.crashDuringWritePercent;
-      faults.push({ atMs, kind: duringWrite ? "crash-during-write" : "crash", node });
+      const kindRoll = prng.nextInt(100);
+      if (kindRoll < shape.crashDuringWritePercent) {
+        faults.push({ atMs, kind: "crash-during-write", node });
+      } else if (kindRoll < shape.crashDuringWritePercent + shape.tornWritePercent) {
+        faults.push({ atMs, kind: "torn-write", node });
+      } else if (
+        kindRoll < shape.crashDuringWritePercent + shape.tornWritePercent + shape.bitFlipPercent &&
+        (flipped.has(node) || flipped.size < maxFlipped)
+      ) {
+        // The disk is damaged while the node is down, so its restart finds the damage.
+        flipped.add(node);
+        faults.push({ atMs, kind: "crash", node }, { atMs, kind: "bit-flip", node });
+      } else {
+        faults.push({ atMs, kind: "crash", node });
+      }
       faults.push({ atMs: upAtMs, kind: "restart", node });
     }
     atMs = upAtMs + 200 + draw(prng, shape.nodeGapMs);
@@ -353,6 +394,8 @@ function validateFault(item: unknown, where: string, known: ReadonlySet<NodeId>,
   switch (kind as FaultKind) {
     case "crash":
     case "crash-during-write":
+    case "torn-write":
+    case "bit-flip":
     case "restart":
     case "isolate":
       return { atMs: at, kind: kind as "crash", node: node("node") };
@@ -388,6 +431,8 @@ function allowedFields(kind: FaultKind): readonly string[] {
   switch (kind) {
     case "crash":
     case "crash-during-write":
+    case "torn-write":
+    case "bit-flip":
     case "restart":
     case "isolate":
       return ["atMs", "kind", "node"];

@@ -1,6 +1,6 @@
 export { type CliIo, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, main } from "./cli.js";
 export { drainMicrotasks } from "./drain-microtasks.js";
-export { FaultInjector, type FaultInjectorOptions } from "./fault-injector.js";
+export { describeBitFlip, FaultInjector, type FaultInjectorOptions } from "./fault-injector.js";
 export {
   describeFault,
   FAULT_KINDS,
@@ -29,10 +29,14 @@ export {
   DEFAULT_SIM_TICK_MS,
   MAX_NODES,
   type NodeFailure,
+  type NodeHalt,
   SIM_CLUSTER_ID,
+  SIM_KV_SNAPSHOT_CHUNK_BYTES,
+  SIM_SNAPSHOT_BLOCK_BYTES,
   SimCluster,
   type SimClusterOptions,
 } from "./sim-cluster.js";
+export type { BitFlip, FlippedRecord, TailRecovery } from "./sim-disk.js";
 export {
   DEFAULT_MAX_LATENCY_MS,
   DEFAULT_MIN_LATENCY_MS,
@@ -42,7 +46,16 @@ export {
   SimNetwork,
   type SimNetworkOptions,
 } from "./sim-network.js";
-export { DEFAULT_MAX_SYNC_MS, DEFAULT_MIN_SYNC_MS, SimStorage, type SimStorageOptions } from "./sim-storage.js";
+export { DEFAULT_SIM_SNAPSHOT_BLOCK_BYTES } from "./sim-snapshot-file.js";
+export {
+  type CrashOptions,
+  type CrashOutcome,
+  DEFAULT_MAX_SYNC_MS,
+  DEFAULT_MIN_SYNC_MS,
+  DEFAULT_SIM_STORE_PATH,
+  SimStorage,
+  type SimStorageOptions,
+} from "./sim-storage.js";
 export {
   CONVERGENCE_WORKLOAD_MS,
   DEFAULT_FAULT_PROFILE,

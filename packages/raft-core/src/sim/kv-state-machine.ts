@@ -1,5 +1,6 @@
 import type { Entry, SnapshotMeta } from "../core/types.js";
 import type { StateMachine } from "../runtime/state-machine.js";
+import type { SnapshotChunks } from "../storage/storage.js";
 import { applyKvCommandToValue, decodeKvCommand, type KvCommand, type KvResult } from "./kv-command.js";
 import { DEFAULT_KV_SNAPSHOT_CHUNK_BYTES, decodeKvSnapshot, encodeKvSnapshot } from "./kv-snapshot-codec.js";
 
@@ -76,23 +77,35 @@ export class KvStateMachine implements StateMachine<KvApplyResult> {
   }
 
   /**
+   * The whole store at exactly `appliedIndex()`, as a stream of chunks (see
+   * {@link KvStateMachine.snapshotChunks}). The bytes are captured when this is called, so applies
+   * that run while the stream is consumed cannot change them.
+   */
+  snapshot(): AsyncIterable<Uint8Array> {
+    return streamChunks(this.snapshotChunks());
+  }
+
+  /**
    * The whole store at exactly `appliedIndex()`, in the binary format of kv-snapshot-codec.ts
    * (sorted pairs, so equal stores give equal bytes), as chunks of at most `snapshotChunkBytes`.
-   * Synchronous, so later applies cannot change it.
    */
-  snapshot(): readonly Uint8Array[] {
+  snapshotChunks(): readonly Uint8Array[] {
     return encodeKvSnapshot({ appliedIndex: this.applied, pairs: this.sortedEntries() }, this.snapshotChunkBytes);
   }
 
   /**
-   * Replaces the store with the snapshot's content; afterwards `appliedIndex()` is `meta.index`.
-   * The whole snapshot is decoded and checked before anything changes. With `recordApplyLog`,
-   * the apply log restarts empty: the entries the snapshot covers were never applied here.
+   * Replaces the store with the snapshot's content, consuming `data`; afterwards `appliedIndex()`
+   * is `meta.index`. The whole snapshot is read, decoded and checked before anything changes (a
+   * stream that fails, for instance on a damaged stored snapshot, rejects and changes nothing).
+   * With `recordApplyLog`, the apply log restarts empty: the entries the snapshot covers were
+   * never applied here.
    * @throws KvSnapshotFormatError on undecodable data, or Error when the data was taken at
    * another index than `meta.index`; the state is unchanged then.
    */
-  restore(meta: SnapshotMeta, data: readonly Uint8Array[]): void {
-    const content = decodeKvSnapshot(data);
+  async restore(meta: SnapshotMeta, data: SnapshotChunks): Promise<void> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of data) chunks.push(chunk);
+    const content = decodeKvSnapshot(chunks);
     if (content.appliedIndex !== meta.index) {
       throw new Error(
         `KvStateMachine.restore: the snapshot data was taken at index ${content.appliedIndex}, but its meta says ${meta.index}`,
@@ -190,6 +203,11 @@ export class KvStateMachine implements StateMachine<KvApplyResult> {
     else this.data.set(command.key, next);
     return result;
   }
+}
+
+/** Yields `chunks` one at a time, as a state machine streaming from a point-in-time view does. */
+async function* streamChunks(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) yield chunk;
 }
 
 /** Plain code-unit order; never locale-dependent. */

@@ -5,8 +5,9 @@ import { clusterNodeIds, MAX_NODES } from "./sim-cluster.js";
  * A replayable failure: everything `raft-sim run --schedule FILE` needs to reproduce a run
  * exactly. The property tests write one under `.sim-failures/` when a run fails.
  *
- * JSON shape: `{ "seed": 7, "nodes": 5, "ticks": 400, "rate": 100, "schedule": [ ...faults ] }`
- * (`rate` is optional and defaults to the simulator's default rate).
+ * JSON shape: `{ "seed": 7, "nodes": 5, "ticks": 400, "rate": 100, "snapshotEveryEntries": 10,
+ * "snapshotTrailingEntries": 5, "schedule": [ ...faults ] }` (`rate` and the snapshot fields are
+ * optional and default to the simulator's defaults).
  */
 export interface Scenario {
   readonly seed: number;
@@ -14,8 +15,16 @@ export interface Scenario {
   readonly ticks: number;
   /** Client operations per second; the simulator's default when absent. */
   readonly rate?: number;
+  /** Snapshot and compact every this many applied entries; the simulator's default (never) when absent. */
+  readonly snapshotEveryEntries?: number;
+  /** Entries kept behind a snapshot; the simulator's default when absent. */
+  readonly snapshotTrailingEntries?: number;
   readonly schedule: FaultSchedule;
 }
+
+/** The optional non-negative integer fields of a scenario, in file order. */
+const OPTIONAL_FIELDS = ["rate", "snapshotEveryEntries", "snapshotTrailingEntries"] as const;
+const ALLOWED_FIELDS = ["seed", "nodes", "ticks", ...OPTIONAL_FIELDS, "schedule"];
 
 /**
  * Parses and validates a scenario file's text. Throws {@link FaultScheduleError} naming the bad
@@ -34,11 +43,11 @@ export function parseScenario(text: string, source = "scenario"): Scenario {
   }
   const fields = parsed as Record<string, unknown>;
   for (const name of Object.keys(fields)) {
-    if (!["seed", "nodes", "ticks", "rate", "schedule"].includes(name)) {
-      throw new FaultScheduleError(`${source}: unknown field "${name}" (allowed: seed, nodes, ticks, rate, schedule)`);
+    if (!ALLOWED_FIELDS.includes(name)) {
+      throw new FaultScheduleError(`${source}: unknown field "${name}" (allowed: ${ALLOWED_FIELDS.join(", ")})`);
     }
   }
-  const { seed, nodes, ticks, rate, schedule } = fields;
+  const { seed, nodes, ticks, schedule } = fields;
   if (typeof seed !== "number" || !Number.isSafeInteger(seed)) {
     throw new FaultScheduleError(`${source}.seed: must be a safe integer, got ${JSON.stringify(seed)}`);
   }
@@ -50,8 +59,14 @@ export function parseScenario(text: string, source = "scenario"): Scenario {
   if (typeof ticks !== "number" || !Number.isSafeInteger(ticks) || ticks < 1) {
     throw new FaultScheduleError(`${source}.ticks: must be a positive integer, got ${JSON.stringify(ticks)}`);
   }
-  if (rate !== undefined && (typeof rate !== "number" || !Number.isSafeInteger(rate) || rate < 0)) {
-    throw new FaultScheduleError(`${source}.rate: must be a non-negative integer, got ${JSON.stringify(rate)}`);
+  const optional: Partial<Record<(typeof OPTIONAL_FIELDS)[number], number>> = {};
+  for (const name of OPTIONAL_FIELDS) {
+    const value = fields[name];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+      throw new FaultScheduleError(`${source}.${name}: must be a non-negative integer, got ${JSON.stringify(value)}`);
+    }
+    optional[name] = value;
   }
   let faults: FaultSchedule;
   try {
@@ -59,14 +74,17 @@ export function parseScenario(text: string, source = "scenario"): Scenario {
   } catch (error) {
     throw new FaultScheduleError(`${source}: ${(error as Error).message}`);
   }
-  return rate === undefined ? { seed, nodes, ticks, schedule: faults } : { seed, nodes, ticks, rate, schedule: faults };
+  return { seed, nodes, ticks, ...optional, schedule: faults };
 }
 
 /** The scenario as JSON text with a stable field order (one fault per line), ending with a newline. */
 export function scenarioToJson(scenario: Scenario): string {
   const faults = scheduleToData(scenario.schedule).map((fault) => `    ${JSON.stringify(fault)}`);
   const head = [`  "seed": ${scenario.seed}`, `  "nodes": ${scenario.nodes}`, `  "ticks": ${scenario.ticks}`];
-  if (scenario.rate !== undefined) head.push(`  "rate": ${scenario.rate}`);
+  for (const name of OPTIONAL_FIELDS) {
+    const value = scenario[name];
+    if (value !== undefined) head.push(`  "${name}": ${value}`);
+  }
   const schedule = faults.length === 0 ? `  "schedule": []` : `  "schedule": [\n${faults.join(",\n")}\n  ]`;
   return `{\n${[...head, schedule].join(",\n")}\n}\n`;
 }

@@ -4,13 +4,22 @@ import { RaftServer, type ServerStatus } from "../runtime/raft-server.js";
 import type { CallOptions } from "../runtime/server-options.js";
 import type { StateMachine } from "../runtime/state-machine.js";
 import type { Transport } from "../runtime/transport.js";
-import type { PersistedState, Storage, StorageWrite, StoredSnapshot } from "../storage/storage.js";
+import type {
+  PersistedState,
+  SnapshotChunks,
+  SnapshotReader,
+  SnapshotStaging,
+  Storage,
+  StorageWrite,
+} from "../storage/storage.js";
+import type { StorageCorruptionError } from "../storage/storage-errors.js";
 import { type KvApplyResult, KvStateMachine } from "./kv-state-machine.js";
 import { NodeClock } from "./node-clock.js";
 import type { Prng } from "./prng.js";
 import type { NodeView, SafetyChecker } from "./safety-checker.js";
+import type { BitFlip } from "./sim-disk.js";
 import type { SimNetwork } from "./sim-network.js";
-import { SimStorage } from "./sim-storage.js";
+import { type CrashOutcome, SimStorage } from "./sim-storage.js";
 import type { Trace } from "./trace.js";
 import type { VirtualClock } from "./virtual-clock.js";
 
@@ -20,6 +29,10 @@ export const DEFAULT_SIM_TICK_MS = 10;
 export const DEFAULT_SIM_ELECTION_TICKS = 30;
 export const DEFAULT_SIM_HEARTBEAT_TICKS = 5;
 export const SIM_CLUSTER_ID = "sim";
+/** Largest chunk of the KV state machine's snapshots: small, so every snapshot streams in several chunks. */
+export const SIM_KV_SNAPSHOT_CHUNK_BYTES = 256;
+/** Size of the checksummed blocks of the simulated disks' snapshot files. */
+export const SIM_SNAPSHOT_BLOCK_BYTES = 128;
 
 /**
  * The ids of an `count`-node cluster: "n1".."nN".
@@ -94,14 +107,33 @@ class Incarnation {
   }
 }
 
+/**
+ * A node that found its disk damaged (a bit flip the simulator injected) and stopped for good, as
+ * an operator would leave it until it is restored or replaced. It stays down and is left out of
+ * the liveness and convergence checks.
+ */
+export interface NodeHalt {
+  readonly node: NodeId;
+  readonly atMs: number;
+  /** E.g. "corruption detected at index 42". */
+  readonly detail: string;
+}
+
 /** A node slot: its disk outlives every incarnation. */
 interface SimNode {
   readonly id: NodeId;
   readonly disk: SimStorage;
   incarnations: number;
   current: Incarnation | undefined;
-  /** Armed by a "crash-during-write" fault: crash at the next storage write. */
-  crashOnWrite: boolean;
+  /** Armed by a "crash-during-write" or "torn-write" fault: crash at the next storage write. */
+  crashOnWrite: "crash" | "tear" | undefined;
+  /** Set once the node halted on detected corruption; it never restarts. */
+  halted: NodeHalt | undefined;
+  /**
+   * Bits flipped on the disk while the node was down: nothing can rewrite them before the next
+   * start reads the disk, so that start must detect them.
+   */
+  flipsWhileDown: number;
 }
 
 /**
@@ -137,6 +169,7 @@ export class SimCluster {
   private readonly dirty = new Set<NodeId>();
   private readonly crashListeners: ((id: NodeId) => void)[] = [];
   private readonly failureList: NodeFailure[] = [];
+  private readonly haltList: NodeHalt[] = [];
   private electionCount = 0;
   private crashCount = 0;
   private restartCount = 0;
@@ -157,8 +190,18 @@ export class SimCluster {
       const disk = new SimStorage(this.clock, this.prng.fork(`disk:${id}`), {
         minSyncMs: options.minSyncMs,
         maxSyncMs: options.maxSyncMs,
+        storePath: `${id}:disk`,
+        snapshotBlockBytes: SIM_SNAPSHOT_BLOCK_BYTES,
       });
-      this.nodes.set(id, { id, disk, incarnations: 0, current: undefined, crashOnWrite: false });
+      this.nodes.set(id, {
+        id,
+        disk,
+        incarnations: 0,
+        current: undefined,
+        crashOnWrite: undefined,
+        halted: undefined,
+        flipsWhileDown: 0,
+      });
     }
   }
 
@@ -180,9 +223,29 @@ export class SimCluster {
     return current?.started === true && !current.failed;
   }
 
-  /** True when the node is crashed (no live incarnation). */
+  /** True when the node is crashed or halted (no live incarnation). */
   isDown(id: NodeId): boolean {
     return this.node(id).current === undefined;
+  }
+
+  /** True when the node halted on detected corruption (it stays down for good). */
+  isHalted(id: NodeId): boolean {
+    return this.node(id).halted !== undefined;
+  }
+
+  /** Ids of the nodes that have not halted, in id order: the ones liveness and convergence are checked on. */
+  liveIds(): NodeId[] {
+    return this.ids.filter((id) => !this.isHalted(id));
+  }
+
+  /** Nodes that halted on detected corruption, in the order they did. */
+  halts(): readonly NodeHalt[] {
+    return this.haltList;
+  }
+
+  /** The simulated disk of a node (it outlives every incarnation). */
+  disk(id: NodeId): SimStorage {
+    return this.node(id).disk;
   }
 
   /** Ids of running nodes, in id order. */
@@ -220,15 +283,25 @@ export class SimCluster {
     return server.read(options);
   }
 
-  /** Crashes `id` abruptly. Returns false when it was already down. */
-  crash(id: NodeId): boolean {
+  /**
+   * Crashes `id` abruptly. With `tear`, the disk leaves the first operation it loses half-written
+   * (a torn write). Returns false when it was already down.
+   */
+  crash(id: NodeId, options: { readonly tear?: boolean } = {}): boolean {
     const node = this.node(id);
     const current = node.current;
     if (current === undefined) return false;
     current.alive = false;
     this.network.setDown(id, true);
     current.clock.halt();
-    node.disk.crash();
+    node.disk.crash({ tear: options.tear === true });
+    const outcome = node.disk.lastCrash as CrashOutcome;
+    if (outcome.torn) {
+      this.trace?.fault(
+        this.clock.now(),
+        `${id} disk: write torn after ${outcome.kept} of ${outcome.kept + outcome.lost} in flight`,
+      );
+    }
     node.current = undefined;
     this.dirty.delete(id);
     this.checker.forget(id);
@@ -237,11 +310,11 @@ export class SimCluster {
     return true;
   }
 
-  /** Restarts a crashed node from its disk. Returns false when it was up. */
+  /** Restarts a crashed node from its disk. Returns false when it was up or has halted. */
   restart(id: NodeId): boolean {
     const node = this.node(id);
-    node.crashOnWrite = false;
-    if (node.current !== undefined) return false;
+    node.crashOnWrite = undefined;
+    if (node.current !== undefined || node.halted !== undefined) return false;
     this.restartCount++;
     void this.launch(node);
     return true;
@@ -266,12 +339,49 @@ export class SimCluster {
    * between the write and its sync. A restart disarms it.
    */
   crashDuringNextWrite(id: NodeId): void {
-    this.node(id).crashOnWrite = true;
+    this.node(id).crashOnWrite = "crash";
   }
 
-  /** Disarms every pending crash-during-write. */
+  /**
+   * Arms a torn write on `id`: at its next storage write it crashes, and its disk leaves the first
+   * lost operation half-written. A restart disarms it.
+   */
+  tearNextWrite(id: NodeId): void {
+    this.node(id).crashOnWrite = "tear";
+  }
+
+  /** Disarms every pending crash-during-write and torn write. */
   disarmAll(): void {
-    for (const node of this.nodes.values()) node.crashOnWrite = false;
+    for (const node of this.nodes.values()) node.crashOnWrite = undefined;
+  }
+
+  /**
+   * The most nodes whose disks may be damaged by bit flips: a minority, so a majority of intact
+   * nodes always remains to keep every acknowledged write and elect leaders.
+   */
+  maxDamagedNodes(): number {
+    return Math.floor((this.ids.length - 1) / 2);
+  }
+
+  /** Nodes whose disks took a bit flip, in id order. */
+  damagedNodes(): NodeId[] {
+    return this.ids.filter((id) => this.node(id).disk.flips.length > 0);
+  }
+
+  /**
+   * Flips one bit in a stored record of `id`'s disk (see `SimStorage.flipBit`). Refused when it
+   * would damage a majority of the disks (more than {@link SimCluster.maxDamagedNodes}), and when
+   * the disk holds nothing. The node finds the damage when it next reads the record (its next
+   * start, or a read of its snapshot) and halts. Returns where the flip landed, or undefined.
+   */
+  flipBit(id: NodeId): BitFlip | undefined {
+    const node = this.node(id);
+    if (node.halted !== undefined) return undefined;
+    const damaged = this.damagedNodes();
+    if (!damaged.includes(id) && damaged.length >= this.maxDamagedNodes()) return undefined;
+    const flip = node.disk.flipBit();
+    if (flip !== undefined && node.current === undefined) node.flipsWhileDown++;
+    return flip;
   }
 
   /**
@@ -286,7 +396,10 @@ export class SimCluster {
       if (current === undefined || !current.started) continue;
       const status = current.server.status();
       current.lastStatus = status;
-      if (status.lifecycle === "stopped" && !current.failed) this.recordFailure(current, status, atMs);
+      if (status.lifecycle === "stopped" && !current.failed) {
+        this.recordFailure(current, status, atMs);
+        if (!current.alive) continue; // halted on detected corruption
+      }
       this.checker.observe(current.view, atMs);
       this.noteRole(current, status, atMs);
     }
@@ -301,7 +414,7 @@ export class SimCluster {
   agreedLeader(): NodeId {
     let leader: NodeId | undefined;
     let term = 0;
-    for (const id of this.ids) {
+    for (const id of this.liveIds()) {
       const current = this.node(id).current;
       const status = current?.lastStatus;
       if (current === undefined || current.failed || status === undefined) return "";
@@ -324,7 +437,8 @@ export class SimCluster {
     return this.ids
       .map((id) => {
         const status = this.lastStatus(id);
-        if (status === undefined) return `${id} ${this.isDown(id) ? "down" : "starting"}`;
+        if (status === undefined)
+          return `${id} ${this.isHalted(id) ? "halted" : this.isDown(id) ? "down" : "starting"}`;
         return `${id} ${status.role} t${status.term} leader=${status.leader || "-"}`;
       })
       .join(", ");
@@ -377,7 +491,7 @@ export class SimCluster {
       id,
       node.incarnations,
       new NodeClock(this.clock, markDirty),
-      new KvStateMachine(),
+      new KvStateMachine({ snapshotChunkBytes: SIM_KV_SNAPSHOT_CHUNK_BYTES }),
     );
     incarnation.server = new RaftServer<KvApplyResult>({
       id,
@@ -400,10 +514,20 @@ export class SimCluster {
         if (!incarnation.alive) return;
         incarnation.started = true;
         this.dirty.add(id);
+        if (node.flipsWhileDown > 0) {
+          // Every record is verified at start-up: a flip made while the node was down must stop it.
+          this.failureList.push({
+            node: id,
+            atMs: this.clock.now(),
+            detail: `started on a disk with ${node.flipsWhileDown} flipped bit(s) without detecting the corruption`,
+          });
+        }
+        node.flipsWhileDown = 0;
       },
       (error: unknown) => {
         if (!incarnation.alive) return;
         incarnation.failed = true;
+        if (this.haltOnInjectedCorruption(node, error)) return;
         this.failureList.push({ node: id, atMs: this.clock.now(), detail: `start failed: ${String(error)}` });
       },
     );
@@ -428,33 +552,38 @@ export class SimCluster {
           throw error;
         },
       );
+    const fence = <T>(operation: () => Promise<T>): Promise<T> => (incarnation.alive ? settled(operation()) : never());
     return {
       load: (): Promise<PersistedState> => (incarnation.alive ? disk.load() : never()),
       write: (write: StorageWrite): Promise<void> => {
         if (!incarnation.alive) return never();
         const written = disk.write(write);
-        if (node.crashOnWrite) this.crashSoon(node, incarnation);
+        if (node.crashOnWrite !== undefined) this.crashSoon(node, incarnation);
         return settled(written);
       },
-      saveSnapshot: (meta: SnapshotMeta, data: readonly Uint8Array[], compactTo: number): Promise<void> =>
-        incarnation.alive ? settled(disk.saveSnapshot(meta, data, compactTo)) : never(),
-      installSnapshot: (meta: SnapshotMeta, data: readonly Uint8Array[]): Promise<void> =>
-        incarnation.alive ? settled(disk.installSnapshot(meta, data)) : never(),
-      loadSnapshot: (): Promise<StoredSnapshot | undefined> => (incarnation.alive ? disk.loadSnapshot() : never()),
+      saveSnapshot: (meta: SnapshotMeta, data: SnapshotChunks, compactTo: number): Promise<void> =>
+        fence(() => disk.saveSnapshot(meta, data, compactTo)),
+      stageSnapshot: (meta: SnapshotMeta): Promise<SnapshotStaging> =>
+        fence(() => disk.stageSnapshot(meta)).then((staging) => new FencedStaging(staging, fence)),
+      installSnapshot: (staging: SnapshotStaging): Promise<void> =>
+        fence(() => disk.installSnapshot(staging instanceof FencedStaging ? staging.inner : staging)),
+      openSnapshot: (): Promise<SnapshotReader | undefined> =>
+        fence(() => disk.openSnapshot()).then((reader) =>
+          reader === undefined ? undefined : new FencedReader(reader, fence),
+        ),
       close: () => Promise.resolve(),
     };
   }
 
-  /** Fires an armed crash-during-write: at this instant, after the write call returned, before its sync. */
+  /** Fires an armed crash-during-write or torn write: at this instant, after the write call returned, before its sync. */
   private crashSoon(node: SimNode, incarnation: Incarnation): void {
-    node.crashOnWrite = false;
+    const how = node.crashOnWrite;
+    node.crashOnWrite = undefined;
     this.clock.setTimer(0, () => {
       if (!incarnation.alive) return;
-      this.trace?.fault(
-        this.clock.now(),
-        `crash-during-write fired on ${node.id} (${node.disk.inflightCount()} in flight)`,
-      );
-      this.crash(node.id);
+      const kind = how === "tear" ? "torn-write" : "crash-during-write";
+      this.trace?.fault(this.clock.now(), `${kind} fired on ${node.id} (${node.disk.inflightCount()} in flight)`);
+      this.crash(node.id, { tear: how === "tear" });
     });
   }
 
@@ -503,9 +632,40 @@ export class SimCluster {
 
   private recordFailure(incarnation: Incarnation, status: ServerStatus, atMs: number): void {
     incarnation.failed = true;
+    if (this.haltOnInjectedCorruption(this.node(incarnation.id), status.fatalError)) return;
     const detail = status.fatalError?.message ?? "the server stopped";
     this.failureList.push({ node: incarnation.id, atMs, detail });
     this.trace?.note(atMs, `node ${incarnation.id} stopped: ${detail}`);
+  }
+
+  /**
+   * A node that stopped on a `StorageCorruptionError` while its disk carries an injected bit flip
+   * did what it must: it halts for good (down, out of the checks) and the run reports it. Any
+   * other stop is a failure. Returns whether the node halted.
+   */
+  private haltOnInjectedCorruption(node: SimNode, error: unknown): boolean {
+    const corruption = findCorruption(error);
+    if (corruption === undefined || node.disk.flips.length === 0) return false;
+    const current = node.current;
+    const where = corruption.index !== undefined ? `index ${corruption.index}` : `the ${corruption.record} record`;
+    const halt: NodeHalt = {
+      node: node.id,
+      atMs: this.clock.now(),
+      detail: `corruption detected at ${where}: ${corruption.message}`,
+    };
+    node.halted = halt;
+    this.haltList.push(halt);
+    this.trace?.note(halt.atMs, `node ${node.id} halted: corruption detected at ${where}`);
+    if (current !== undefined) {
+      current.alive = false;
+      current.clock.halt();
+      node.current = undefined;
+      this.network.setDown(node.id, true);
+      this.dirty.delete(node.id);
+      this.checker.forget(node.id);
+      for (const listener of this.crashListeners) listener(node.id);
+    }
+    return true;
   }
 
   private noteRole(incarnation: Incarnation, status: ServerStatus, atMs: number): void {
@@ -523,5 +683,61 @@ export class SimCluster {
     incarnation.lastTerm = status.term;
     incarnation.lastLeader = status.leader;
     this.trace?.role(incarnation.id, status.role, status.term, status.leader, atMs);
+  }
+}
+
+/** The `StorageCorruptionError` in `error` or its causes (matched by code: copies of the class differ). */
+function findCorruption(error: unknown): StorageCorruptionError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    if ((current as { code?: unknown }).code === "STORAGE_CORRUPTION") return current as StorageCorruptionError;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** A staging as one incarnation sees it: after the crash its appends never settle. */
+class FencedStaging implements SnapshotStaging {
+  constructor(
+    readonly inner: SnapshotStaging,
+    private readonly fence: <T>(operation: () => Promise<T>) => Promise<T>,
+  ) {}
+  get meta(): SnapshotMeta {
+    return this.inner.meta;
+  }
+  get bytes(): number {
+    return this.inner.bytes;
+  }
+  get checksum(): number {
+    return this.inner.checksum;
+  }
+  append(chunk: Uint8Array): Promise<void> {
+    return this.fence(() => this.inner.append(chunk));
+  }
+  discard(): Promise<void> {
+    return this.fence(() => this.inner.discard());
+  }
+}
+
+/** A snapshot reader as one incarnation sees it: after the crash its reads never settle. */
+class FencedReader implements SnapshotReader {
+  constructor(
+    private readonly inner: SnapshotReader,
+    private readonly fence: <T>(operation: () => Promise<T>) => Promise<T>,
+  ) {}
+  get meta(): SnapshotMeta {
+    return this.inner.meta;
+  }
+  get bytes(): number {
+    return this.inner.bytes;
+  }
+  get checksum(): number {
+    return this.inner.checksum;
+  }
+  read(offset: number, maxBytes: number): Promise<Uint8Array> {
+    return this.fence(() => this.inner.read(offset, maxBytes));
+  }
+  close(): Promise<void> {
+    return this.fence(() => this.inner.close());
   }
 }

@@ -18,6 +18,7 @@ import {
   DEFAULT_SIM_HEARTBEAT_TICKS,
   DEFAULT_SIM_TICK_MS,
   MAX_NODES,
+  type NodeHalt,
   SimCluster,
 } from "./sim-cluster.js";
 import { DEFAULT_MAX_LATENCY_MS, DEFAULT_MIN_LATENCY_MS, type NetworkCounters, SimNetwork } from "./sim-network.js";
@@ -163,8 +164,14 @@ export interface SimulationResult {
     /** Operations started once the replicas caught up: every one must end "ok". */
     readonly opsAfterHeal: { readonly issued: number; readonly ok: number; readonly notOk: number };
   };
+  /**
+   * Nodes that detected an injected bit flip on their disk and halted for good, e.g.
+   * `{ node: "n3", detail: "corruption detected at index 42: ..." }`. They are left out of the
+   * liveness and convergence checks (at most a minority of the nodes ever halts).
+   */
+  readonly halted: readonly NodeHalt[];
   readonly convergence: {
-    /** The index every replica applied at the end (null when they never agreed). */
+    /** The index every live replica applied at the end (null when they never agreed). */
     readonly appliedIndex: number | null;
     readonly digests: Readonly<Record<NodeId, string>>;
     readonly identical: boolean;
@@ -180,6 +187,16 @@ export interface SimulationResult {
     readonly faultsApplied: number;
     readonly crashes: number;
     readonly restarts: number;
+    /** Snapshots taken and stored by the nodes themselves (durable saves, every disk). */
+    readonly snapshotsSaved: number;
+    /** Snapshots received from a leader and installed (durable installs, every disk). */
+    readonly snapshotsInstalled: number;
+    /** Crashes that left a write (or snapshot file) half-written on a disk. */
+    readonly tornWrites: number;
+    /** Torn tails found and discarded by a restarted node's load. */
+    readonly tornTailsRecovered: number;
+    /** Bits flipped on the disks. */
+    readonly bitFlips: number;
     readonly ops: WorkloadCounts;
     readonly traceRecords: number;
   };
@@ -334,6 +351,7 @@ export async function runSimulationDetailed(options: SimulationOptions): Promise
     violations,
     linearizability,
     liveness: { leaderAfterMs, caughtUpAfterMs, opsAfterHeal },
+    halted: cluster.halts(),
     convergence,
     stats: {
       events: clock.eventsRun,
@@ -345,6 +363,7 @@ export async function runSimulationDetailed(options: SimulationOptions): Promise
       faultsApplied: injector.applied(),
       crashes: cluster.crashes(),
       restarts: cluster.restarts(),
+      ...diskStats(cluster),
       ops: workload.outcomeCounts(),
       traceRecords: trace.records,
     },
@@ -470,9 +489,33 @@ async function runConvergencePhase(run: PhaseContext): Promise<ConvergenceOutcom
   return { leaderAfterMs, caughtUpAfterMs, convergence };
 }
 
-/** Every node is up and its state machine has applied at least `index`. */
-function allAppliedAtLeast(cluster: SimCluster, index: number): boolean {
+/** Totals over every disk of the cluster. */
+function diskStats(cluster: SimCluster): {
+  snapshotsSaved: number;
+  snapshotsInstalled: number;
+  tornWrites: number;
+  tornTailsRecovered: number;
+  bitFlips: number;
+} {
+  let snapshotsSaved = 0;
+  let snapshotsInstalled = 0;
+  let tornWrites = 0;
+  let tornTailsRecovered = 0;
+  let bitFlips = 0;
   for (const id of cluster.ids) {
+    const disk = cluster.disk(id);
+    snapshotsSaved += disk.syncedSnapshots - disk.syncedInstalls;
+    snapshotsInstalled += disk.syncedInstalls;
+    tornWrites += disk.tornWrites;
+    tornTailsRecovered += disk.recoveries.length;
+    bitFlips += disk.flips.length;
+  }
+  return { snapshotsSaved, snapshotsInstalled, tornWrites, tornTailsRecovered, bitFlips };
+}
+
+/** Every node that has not halted is up and its state machine has applied at least `index`. */
+function allAppliedAtLeast(cluster: SimCluster, index: number): boolean {
+  for (const id of cluster.liveIds()) {
     const status = cluster.lastStatus(id);
     if (status === undefined || !cluster.isUp(id) || status.stateMachineApplied < index) return false;
   }
@@ -537,10 +580,13 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
   return resolved;
 }
 
-/** Every node is up and has applied the same index, equal to its commit and to the highest commit known. */
+/**
+ * Every node that has not halted is up and has applied the same index, equal to its commit and to
+ * the highest commit known.
+ */
 function replicasCaughtUp(cluster: SimCluster, checker: SafetyChecker): boolean {
   let index: number | undefined;
-  for (const id of cluster.ids) {
+  for (const id of cluster.liveIds()) {
     const status = cluster.lastStatus(id);
     if (status === undefined || !cluster.isUp(id)) return false;
     if (status.stateMachineApplied !== status.commit) return false;
@@ -554,7 +600,8 @@ function compareReplicas(cluster: SimCluster, caughtUp: boolean): SimulationResu
   const digests: Record<NodeId, string> = {};
   let applied: number | undefined;
   let sameIndex = true;
-  for (const id of cluster.ids) {
+  const live = cluster.liveIds();
+  for (const id of live) {
     const stateMachine = cluster.stateMachine(id);
     if (stateMachine === undefined) continue;
     digests[id] = stateMachine.digest();
@@ -562,7 +609,7 @@ function compareReplicas(cluster: SimCluster, caughtUp: boolean): SimulationResu
     else if (applied !== stateMachine.appliedIndex()) sameIndex = false;
   }
   const values = Object.values(digests);
-  const identical = values.length === cluster.ids.length && values.every((digest) => digest === values[0]) && sameIndex;
+  const identical = values.length === live.length && values.every((digest) => digest === values[0]) && sameIndex;
   return { appliedIndex: caughtUp && sameIndex ? (applied ?? null) : null, digests, identical };
 }
 
@@ -636,6 +683,7 @@ function describeIndexes(cluster: SimCluster): string {
   return cluster.ids
     .map((id) => {
       const status = cluster.lastStatus(id);
+      if (cluster.isHalted(id)) return `${id} halted`;
       return status === undefined ? `${id} -` : `${id} commit ${status.commit} applied ${status.stateMachineApplied}`;
     })
     .join(", ");

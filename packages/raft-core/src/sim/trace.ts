@@ -21,6 +21,7 @@ const MESSAGE_TYPE_CODES: Readonly<Partial<Record<MessageType, number>>> = {
   timeoutNow: 11,
   snap: 12,
   snapChunk: 13,
+  snapChunkResp: 14,
 };
 
 /** Record kinds, fed into the hash first so a message and a fault with equal numbers differ. */
@@ -153,6 +154,9 @@ export class Trace {
         return this.lines
           ? `snapshot=${m.meta.index}/${m.meta.term} offset=${m.offset} bytes=${m.data.byteLength} last=${m.last}`
           : "";
+      case "snapChunkResp":
+        this.ints(m.meta.index, m.meta.term, m.offset);
+        return this.lines ? `snapshot=${m.meta.index}/${m.meta.term} have=${m.offset}` : "";
       default:
         // timeoutNow, and any type added later: its type, sender, receiver and term are hashed.
         return "";

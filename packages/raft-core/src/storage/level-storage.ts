@@ -1,76 +1,44 @@
-import type { ClassicLevel } from "classic-level";
-import type { Entry, HardState, NodeId } from "../core/types.js";
-import { FIRST_LOG_INDEX, type RawRecord, verifyLog } from "./log-verifier.js";
-import { type LogPosition, storageWriteProblem } from "./memory-storage.js";
+import { join } from "node:path";
+import type { NodeId, SnapshotMeta } from "../core/types.js";
+import { openFileSnapshotReader } from "./file-snapshot-reader.js";
+import { FileSnapshotStaging } from "./file-snapshot-staging.js";
+import { GroupCommitQueue, type GroupCommitStats } from "./group-commit-queue.js";
+import { type IndexRange, IssuedLog } from "./issued-log.js";
+import { checkIdentity, validateOptions } from "./level-identity.js";
+import { asBuffer, type BatchOperation, type LevelDatabase, snapshotKey, writeBatch } from "./level-records.js";
+import { readSnapshotRecord, readVerifiedStore, type StoreLocation, type VerifiedStore } from "./level-store-reader.js";
+import { storageWriteProblem } from "./memory-storage.js";
+import { encodeEntry, encodeSnapshotRecord, entryKey, type SnapshotRecord } from "./record-codec.js";
+import { snapshotMetaProblem } from "./snapshot.js";
+import { nodeSnapshotFileSystem, type SnapshotFileSystem } from "./snapshot-file-system.js";
 import {
-  decodeMetadata,
-  ENTRY_KEY_RANGE,
-  encodeEntry,
-  encodeHardState,
-  encodeMetadata,
-  entryKey,
-  HARD_STATE_KEY,
-  METADATA_KEY,
-} from "./record-codec.js";
-import type { PersistedState, Storage, StorageWrite } from "./storage.js";
+  SnapshotFileWriter,
+  snapshotFileName,
+  snapshotsFolder,
+  sweepSnapshotFolder,
+  tempFileName,
+} from "./snapshot-files.js";
+import { SnapshotPins } from "./snapshot-pins.js";
+import { snapshotInstallProblem, snapshotSaveProblem } from "./snapshot-rules.js";
+import type {
+  PersistedState,
+  SnapshotChunks,
+  SnapshotReader,
+  SnapshotStaging,
+  Storage,
+  StorageWrite,
+} from "./storage.js";
 import {
   StorageClosedError,
   StorageCorruptionError,
   StorageError,
-  StorageFormatError,
-  StorageIdentityError,
   StorageInvalidWriteError,
   StorageIoError,
 } from "./storage-errors.js";
 
-/** The key layout and record encoding this version writes and reads (see record-codec.ts). */
-export const LEVEL_STORAGE_FORMAT_VERSION = 1;
-/** Most writes one synced batch carries; the rest wait for the next batch. */
-export const MAX_WRITES_PER_BATCH = 1024;
-/** Most encoded bytes one batch carries (a single larger write still goes alone). */
-export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
-/** Records fetched per iterator step at load. */
-const LOAD_CHUNK_RECORDS = 1024;
+export { MAX_BATCH_BYTES, MAX_WRITES_PER_BATCH } from "./group-commit-queue.js";
 
-/**
- * Keys and values cross into LevelDB as Buffers ("buffer" encoding) through chained batches: on
- * classic-level 3 that costs about 4 us per operation against about 25 us for an array batch
- * of Uint8Arrays, and the per-operation cost is what limits a synced batch of many entries.
- */
-type LevelDatabase = ClassicLevel<Buffer, Buffer>;
-type BatchOperation =
-  | { readonly type: "put"; readonly key: Buffer; readonly value: Buffer }
-  | { readonly type: "del"; readonly key: Buffer };
-
-/** A Buffer sharing `bytes`' memory (no copy). */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** A plain Uint8Array over a Buffer's memory, so callers never receive Buffers. */
-function asPlainBytes(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-// Functions rather than constants: importing this module must not touch Node's Buffer.
-const hardStateKey = (): Buffer => asBuffer(HARD_STATE_KEY);
-const metadataKey = (): Buffer => asBuffer(METADATA_KEY);
-const entryKeyRange = () => ({ gte: asBuffer(ENTRY_KEY_RANGE.gte), lt: asBuffer(ENTRY_KEY_RANGE.lt) });
-
-/** Writes `operations` as one atomic LevelDB batch; with `sync`, it resolves only once fsynced. */
-function commitBatch(db: LevelDatabase, operations: readonly BatchOperation[], sync: boolean): Promise<void> {
-  const batch = db.batch();
-  try {
-    for (const operation of operations) {
-      if (operation.type === "put") batch.put(operation.key, operation.value);
-      else batch.del(operation.key);
-    }
-  } catch (error) {
-    void batch.close();
-    throw error;
-  }
-  return batch.write({ sync });
-}
+export { LEVEL_STORAGE_FORMAT_VERSION } from "./level-identity.js";
 
 export interface LevelStorageOptions {
   /** The cluster this node belongs to; recorded at creation and checked at every open (rule 10). */
@@ -78,153 +46,91 @@ export interface LevelStorageOptions {
   /** This node's id; recorded at creation and checked at every open. */
   readonly nodeId: NodeId;
   /**
-   * Sync (fsync) every batch before acknowledging it. Default true. Only throwaway tests may turn
-   * it off: without it an acknowledged write can be lost on power loss.
+   * Sync (fsync) every batch and snapshot file before acknowledging it. Default true. Only
+   * throwaway tests may turn it off: without it an acknowledged write can be lost on power loss.
    */
   readonly sync?: boolean;
+  /**
+   * The file operations for snapshot files. Default: the local disk through `node:fs/promises`.
+   * Tests wrap the default to watch every fsync or to inject failures.
+   */
+  readonly snapshotFileSystem?: SnapshotFileSystem;
 }
 
 /** Counters for benchmarks and tests. */
-export interface LevelStorageStats {
-  /** Batches written to LevelDB (synced when `sync` is on), metadata and repairs included. */
-  readonly batches: number;
-  /** `write()` calls acknowledged durable. */
-  readonly acknowledgedWrites: number;
-  /** Entries in acknowledged writes. */
-  readonly acknowledgedEntries: number;
-}
+export type LevelStorageStats = GroupCommitStats;
 
-/** A validated write waiting for, or riding in, a batch. */
-interface QueuedWrite {
-  /** Entry puts and truncating deletes, in order. */
-  readonly operations: readonly BatchOperation[];
-  /** Only the last hard state of a batch is written: earlier ones would be overwritten in it. */
-  readonly hardState: HardState | undefined;
-  readonly entryCount: number;
-  readonly bytes: number;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
-
-/** The log as it will be once every accepted write is durable; new writes are validated on it. */
-class IssuedLog implements LogPosition {
-  readonly firstIndex = FIRST_LOG_INDEX;
-  /** terms[i] is the term of index FIRST_LOG_INDEX + i. */
-  private readonly terms: number[];
-  constructor(
-    public hardState: HardState,
-    entries: readonly Entry[],
-  ) {
-    this.terms = entries.map((entry) => entry.term);
-  }
-  get lastIndex(): number {
-    return this.firstIndex + this.terms.length - 1;
-  }
-  termAt(index: number): number | undefined {
-    return this.terms[index - this.firstIndex];
-  }
-  /** Entries from `entries[0].index` on replace the suffix (rule 4). */
-  replaceSuffix(entries: readonly Entry[]): void {
-    const first = entries[0];
-    if (first === undefined) return;
-    this.terms.length = first.index - this.firstIndex;
-    for (const entry of entries) this.terms.push(entry.term);
-  }
-}
-
-async function readAll(db: LevelDatabase): Promise<RawRecord[]> {
-  const records: RawRecord[] = [];
-  const iterator = db.iterator(entryKeyRange());
+/** Runs a file operation, turning its failure into a typed I/O error. */
+async function fileIo<T>(storePath: string, operation: "open" | "read" | "write", run: () => Promise<T>): Promise<T> {
   try {
-    for (;;) {
-      const chunk = await iterator.nextv(LOAD_CHUNK_RECORDS);
-      if (chunk.length === 0) return records;
-      for (const [key, value] of chunk) records.push({ key: asPlainBytes(key), value: asPlainBytes(value) });
-    }
-  } finally {
-    await iterator.close();
-  }
-}
-
-/** Runs a read, turning a database failure into a typed error (typed errors pass through). */
-async function reading<T>(storePath: string, read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
+    return await run();
   } catch (error) {
     if (error instanceof StorageError) throw error;
-    throw new StorageIoError(storePath, "read", error);
+    throw new StorageIoError(storePath, operation, error);
   }
 }
 
-/**
- * Checks that the folder belongs to this cluster and node, recording both (and the format
- * version) in a new folder.
- */
-async function checkIdentity(
-  db: LevelDatabase,
-  storePath: string,
-  options: LevelStorageOptions,
+/** Creates the snapshots folder if missing (making its name durable) and sweeps leftovers. */
+async function prepareSnapshotFolder(
+  location: StoreLocation,
+  storedFile: string | undefined,
   sync: boolean,
-): Promise<"created" | "matched"> {
-  const stored = await reading(storePath, () => db.get(metadataKey()));
-  if (stored === undefined) {
-    const anyKey = await reading(storePath, () => db.keys({ limit: 1 }).all());
-    if (anyKey.length > 0) {
-      throw new StorageCorruptionError(storePath, "metadata", undefined, "it is missing but the store holds data");
-    }
-    const metadata = encodeMetadata({ formatVersion: LEVEL_STORAGE_FORMAT_VERSION, ...identityOf(options) });
-    await writeBatch(db, storePath, [{ type: "put", key: metadataKey(), value: asBuffer(metadata) }], sync);
-    return "created";
-  }
-  const decoded = decodeMetadata(asPlainBytes(stored));
-  if (!decoded.ok) throw new StorageCorruptionError(storePath, "metadata", undefined, decoded.problem);
-  const found = decoded.value;
-  if (found.formatVersion !== LEVEL_STORAGE_FORMAT_VERSION) {
-    throw new StorageFormatError(storePath, found.formatVersion, LEVEL_STORAGE_FORMAT_VERSION);
-  }
-  if (found.clusterId !== options.clusterId || found.nodeId !== options.nodeId) {
-    throw new StorageIdentityError(storePath, identityOf(options), found);
-  }
-  return "matched";
+): Promise<void> {
+  const { fs, storePath, snapshotFolder } = location;
+  await fileIo(storePath, "open", async () => {
+    const created = await fs.makeDirectory(snapshotFolder);
+    // Without this the folder's own name could vanish on power loss, taking a stored file with it.
+    if (created && sync) await fs.syncDirectory(storePath);
+    await sweepSnapshotFolder(fs, snapshotFolder, storedFile);
+  });
 }
 
-function identityOf(options: LevelStorageOptions): { clusterId: string; nodeId: string } {
-  return { clusterId: options.clusterId, nodeId: options.nodeId };
+function copyMeta(meta: SnapshotMeta): SnapshotMeta {
+  const { voters, outgoing, learners, addresses } = meta.config;
+  const config = { voters: [...voters], outgoing: [...outgoing], learners: [...learners] };
+  return {
+    index: meta.index,
+    term: meta.term,
+    config: addresses === undefined ? config : { ...config, addresses: { ...addresses } },
+  };
 }
 
-async function writeBatch(db: LevelDatabase, storePath: string, operations: BatchOperation[], sync: boolean) {
-  try {
-    await commitBatch(db, operations, sync);
-  } catch (error) {
-    throw new StorageIoError(storePath, "write", error);
+/** Deletes of the entry records in `range`. */
+function deletesOf(range: IndexRange): BatchOperation[] {
+  const operations: BatchOperation[] = [];
+  for (let index = range.from; index <= range.to; index++) {
+    operations.push({ type: "del", key: asBuffer(entryKey(index)) });
   }
-}
-
-function validateOptions(directory: string, options: LevelStorageOptions): void {
-  if (typeof directory !== "string" || directory === "") throw new TypeError("directory must be a non-empty path");
-  if (typeof options?.clusterId !== "string" || options.clusterId === "") {
-    throw new TypeError("options.clusterId must be a non-empty string");
-  }
-  if (typeof options.nodeId !== "string" || options.nodeId === "") {
-    throw new TypeError("options.nodeId must be a non-empty string");
-  }
+  return operations;
 }
 
 /**
  * A durable Raft log on LevelDB (classic-level, loaded lazily so the main entry stays usable in
- * a browser). Holds the hard state, the entries and a metadata record (format version, cluster
- * id, node id); every record carries a CRC-32C over (key, index, term, bytes).
+ * a browser). Holds the hard state, the entries, a metadata record (format version, cluster id,
+ * node id) and a snapshot record; every record carries a CRC-32C over (key, index, term, bytes).
  *
  * Writes: each `write()` is validated at once (the rules of {@link storageWriteProblem}); at most
  * one LevelDB batch is in flight, and writes arriving meanwhile join the next batch (group
  * commit). A batch holds hard states and entries together and replaces the stored suffix in the
  * same atomic batch (rule 4); it is synced before any of its writes is acknowledged, and writes
- * are acknowledged in issue order. After a failed batch every later write is refused: a failed
- * sync is never retried (rule 11).
+ * are acknowledged in issue order. After a failed batch or snapshot file write every later write
+ * is refused: a failed sync is never retried (rule 11).
  *
- * Start-up: `open()` verifies every checksum, index contiguity, non-decreasing terms and
- * commit <= last index. A damaged last entry is a torn, never-acknowledged write and is removed;
- * anything else damaged throws {@link StorageCorruptionError}.
+ * Snapshots: data files live in `snapshots/` inside the data folder. A save or a received
+ * snapshot streams into a temp file (CRC-32C computed as bytes arrive, memory bounded), which is
+ * fsynced, renamed to `snapshot-<index>-<term>.snap` and made durable with an fsync of the
+ * folder; only then does one synced batch record it (meta, length, CRC-32C, file name) and drop
+ * the compacted entries (all of them for an install). A crash before that batch leaves the old
+ * snapshot in force; the unrecorded file is swept at the next open, with temp files. The old file
+ * is deleted once no reader holds it. Writes issued while a save's data streams in may become
+ * durable before the save's batch; the save is checked again against the log when its batch is
+ * queued.
+ *
+ * Start-up: `open()` verifies every checksum, index contiguity up to the snapshot, non-decreasing
+ * terms, commit <= last index, and that the snapshot file exists with its recorded length (its
+ * checksum is verified when a reader opens it). A write torn by a crash never shows: LevelDB's
+ * own log recovery drops an incomplete batch, which was never synced, hence never acknowledged.
+ * Any record that fails its checksum — the last one included — throws {@link StorageCorruptionError}.
  *
  * @example
  * const storage = await LevelStorage.open("/var/lib/lectern/n1/raft", { clusterId: "lms", nodeId: "n1" });
@@ -234,37 +140,56 @@ function validateOptions(directory: string, options: LevelStorageOptions): void 
  */
 export class LevelStorage implements Storage {
   private readonly issued: IssuedLog;
-  private readonly queue: QueuedWrite[] = [];
-  private inflight: readonly QueuedWrite[] | undefined = undefined;
-  /** Set by the first failed batch; every later write is refused with it as the cause. */
+  private readonly queue: GroupCommitQueue;
+  /** Set by the first failed batch or snapshot file write; every later write is refused with it as the cause. */
   private failure: StorageError | undefined = undefined;
   private closing: Promise<void> | undefined = undefined;
-  /** Resolves `close()` once the queue has drained. */
-  private onIdle: (() => void) | undefined = undefined;
   /** The verified state found at open, handed out by the first load() when nothing was written since. */
   private stateAtOpen: PersistedState | undefined;
-  private batches: number;
-  private acknowledgedWrites = 0;
-  private acknowledgedEntries = 0;
+  /** The durable snapshot record, if any. */
+  private snapshot: SnapshotRecord | undefined;
+  private readonly pins: SnapshotPins;
+  private readonly readers = new Set<SnapshotReader>();
+  private readonly stagings = new Set<FileSnapshotStaging>();
+  /** Saves and installs under way; close() waits for them. */
+  private readonly snapshotWork = new Set<Promise<unknown>>();
+  /**
+   * Final file names of the saves and installs under way: two of them never rename onto one
+   * name, so a refused one can never delete the file another stored.
+   */
+  private readonly claimedFiles = new Set<string>();
+  /** Numbers the temp files of this process, so two never share a name. */
+  private tempFiles = 0;
 
   private constructor(
-    private readonly db: LevelDatabase,
-    /** The data folder. */
-    readonly path: string,
+    private readonly location: StoreLocation,
     private readonly sync: boolean,
     state: PersistedState,
+    /** Stored entries at or below the snapshot's index (a trailing window), not in `state`. */
+    window: PersistedState["entries"],
+    snapshot: SnapshotRecord | undefined,
     batchesAtOpen: number,
   ) {
-    this.issued = new IssuedLog(state.hardState, state.entries);
+    this.issued = new IssuedLog(state.hardState, [...window, ...state.entries], state.snapshot);
     this.stateAtOpen = state;
-    this.batches = batchesAtOpen;
+    this.snapshot = snapshot;
+    this.pins = new SnapshotPins(snapshot?.fileName);
+    this.queue = new GroupCommitQueue(location.db, location.storePath, sync, batchesAtOpen, (failure) => {
+      this.failure ??= failure;
+    });
+  }
+
+  /** The data folder. */
+  get path(): string {
+    return this.location.storePath;
   }
 
   /**
    * Opens (creating if missing) the store in `directory` and verifies it.
    * @throws StorageIdentityError when the folder belongs to another cluster or node;
-   * StorageCorruptionError when a record is damaged; StorageFormatError for an unknown format;
-   * StorageIoError when LevelDB cannot be loaded or opened (e.g. another process holds it).
+   * StorageCorruptionError when a record is damaged or the snapshot file is missing or has the
+   * wrong size; StorageFormatError for an unknown format; StorageIoError when LevelDB cannot be
+   * loaded or opened (e.g. another process holds it).
    */
   static async open(directory: string, options: LevelStorageOptions): Promise<LevelStorage> {
     validateOptions(directory, options);
@@ -277,26 +202,26 @@ export class LevelStorage implements Storage {
     } catch (error) {
       throw new StorageIoError(directory, "open", error);
     }
+    const location: StoreLocation = {
+      db,
+      storePath: directory,
+      fs: options.snapshotFileSystem ?? nodeSnapshotFileSystem,
+      snapshotFolder: snapshotsFolder(directory),
+    };
     try {
       let batches = (await checkIdentity(db, directory, options, sync)) === "created" ? 1 : 0;
-      const hardStateValue = await reading(directory, () => db.get(hardStateKey()));
-      const records = await reading(directory, () => readAll(db));
-      const verified = verifyLog(hardStateValue && asPlainBytes(hardStateValue), records, {
-        storePath: directory,
-        allowTornTail: true,
-      });
-      if (verified.tornIndex !== undefined) {
+      // The sweep runs while LevelDB's lock is held: no other process uses this folder.
+      const { log, snapshot } = await readVerifiedStoreAfterSweep(location, sync);
+      if (log.tornIndex !== undefined) {
         // The torn record was never acknowledged: remove it so later loads see a clean log.
-        await writeBatch(db, directory, [{ type: "del", key: asBuffer(entryKey(verified.tornIndex)) }], sync);
+        await writeBatch(db, directory, [{ type: "del", key: asBuffer(entryKey(log.tornIndex)) }], sync);
         batches++;
       }
-      return new LevelStorage(
-        db,
-        directory,
-        sync,
-        { hardState: verified.hardState, entries: verified.entries },
-        batches,
-      );
+      const state: PersistedState =
+        snapshot === undefined
+          ? { hardState: log.hardState, entries: log.entries }
+          : { hardState: log.hardState, snapshot: snapshot.meta, entries: log.entries };
+      return new LevelStorage(location, sync, state, log.window ?? [], snapshot, batches);
     } catch (error) {
       await db.close().catch(() => undefined);
       throw error;
@@ -305,7 +230,7 @@ export class LevelStorage implements Storage {
 
   /**
    * The durable state, verified: what a restarting node resumes from. Writes still in flight
-   * are not included.
+   * are not included. With a snapshot, only the entries after it are returned.
    * @throws StorageCorruptionError when a record fails verification (nothing is returned then).
    */
   async load(): Promise<PersistedState> {
@@ -313,15 +238,13 @@ export class LevelStorage implements Storage {
     const atOpen = this.stateAtOpen;
     if (atOpen !== undefined) {
       this.stateAtOpen = undefined;
-      return { hardState: atOpen.hardState, entries: atOpen.entries.slice() };
+      const { hardState, snapshot } = atOpen;
+      const entries = atOpen.entries.slice();
+      return snapshot === undefined ? { hardState, entries } : { hardState, snapshot: copyMeta(snapshot), entries };
     }
-    const hardStateValue = await reading(this.path, () => this.db.get(hardStateKey()));
-    const records = await reading(this.path, () => readAll(this.db));
-    const { hardState, entries } = verifyLog(hardStateValue && asPlainBytes(hardStateValue), records, {
-      storePath: this.path,
-      allowTornTail: false,
-    });
-    return { hardState, entries };
+    const { log, snapshot } = await readVerifiedStore(this.location, false);
+    const { hardState, entries } = log;
+    return snapshot === undefined ? { hardState, entries } : { hardState, snapshot: snapshot.meta, entries };
   }
 
   /**
@@ -344,40 +267,246 @@ export class LevelStorage implements Storage {
     this.stateAtOpen = undefined;
     this.issued.replaceSuffix(write.entries);
     if (write.hardState !== undefined) this.issued.hardState = write.hardState;
-    return new Promise<void>((resolve, reject) => {
-      let bytes = 0;
-      for (const operation of operations)
-        bytes += operation.key.length + (operation.type === "put" ? operation.value.length : 0);
-      const hardState = write.hardState === undefined ? undefined : { ...write.hardState };
-      this.queue.push({ operations, hardState, entryCount: write.entries.length, bytes, resolve, reject });
-      if (this.inflight === undefined) this.startBatch();
-    });
+    const hardState = write.hardState === undefined ? undefined : { ...write.hardState };
+    return this.queue.enqueue({ operations, hardState, writeEntries: write.entries.length });
   }
 
-  /** Waits for queued writes to settle, then closes the database. Idempotent. */
+  /**
+   * Stores a snapshot taken at `meta.index`, streaming `data` into a temp file (the producer may
+   * reuse a chunk's buffer once the next chunk is asked for), then records it and drops the
+   * entries up to `compactTo` in one synced batch; the previous snapshot's file is deleted once
+   * no reader holds it. Rejects with StorageInvalidWriteError when the save breaks the log's rules
+   * (checked at once and again when the data has ended), StorageIoError when a file operation or
+   * the batch fails (the previous snapshot stays in force), the producer's own error when `data`
+   * throws, StorageClosedError after close().
+   */
+  saveSnapshot(meta: SnapshotMeta, data: SnapshotChunks, compactTo: number): Promise<void> {
+    const refusal = this.refusal();
+    if (refusal !== undefined) return Promise.reject(refusal);
+    const problem = snapshotSaveProblem(meta, compactTo, this.issued) ?? this.claimProblem(meta);
+    if (problem !== undefined) return Promise.reject(this.invalid("snapshot save", problem));
+    return this.track(meta, () => this.saveSnapshotNow(copyMeta(meta), data, compactTo));
+  }
+
+  /**
+   * Starts receiving a snapshot from the leader into a temp file in the snapshots folder.
+   * Rejects with StorageInvalidWriteError for an invalid meta, StorageIoError when the file
+   * cannot be created.
+   */
+  async stageSnapshot(meta: SnapshotMeta): Promise<SnapshotStaging> {
+    const refusal = this.refusal();
+    if (refusal !== undefined) throw refusal;
+    const problem = snapshotMetaProblem(meta);
+    if (problem !== undefined) throw this.invalid("snapshot staging", problem);
+    const own = copyMeta(meta);
+    const writer = await this.createTempFile(own);
+    for (const staging of this.stagings) if (!staging.isOpen) this.stagings.delete(staging);
+    const staging = new FileSnapshotStaging(own, this, writer, this.path, (failure) => this.fail(failure));
+    this.stagings.add(staging);
+    return staging;
+  }
+
+  /**
+   * Makes a complete staging of this storage the stored snapshot: fsync, rename and folder fsync
+   * of its file, then one synced batch records it and deletes every entry. The hard state is
+   * untouched. Rejects with StorageInvalidWriteError for a staging of another storage, a
+   * discarded or installed one, or a snapshot not past the stored commit index (rule 9).
+   */
+  installSnapshot(staging: SnapshotStaging): Promise<void> {
+    const refusal = this.refusal();
+    if (refusal !== undefined) return Promise.reject(refusal);
+    const problem =
+      staging instanceof FileSnapshotStaging
+        ? (staging.installProblem(this) ??
+          snapshotInstallProblem(staging.meta, this.issued) ??
+          this.claimProblem(staging.meta))
+        : "the snapshot staging belongs to another storage";
+    if (problem !== undefined) return Promise.reject(this.invalid("snapshot install", problem));
+    return this.track(staging.meta, () => this.installSnapshotNow(staging as FileSnapshotStaging));
+  }
+
+  /**
+   * Opens the stored snapshot's file for reading; undefined when none is stored. The whole file
+   * is read once here and checked against the recorded length and CRC-32C, so a damaged file
+   * rejects with StorageCorruptionError before any of its bytes is handed out. The file stays
+   * readable until the reader closes, even after a newer snapshot replaced it (pinned).
+   */
+  async openSnapshot(): Promise<SnapshotReader | undefined> {
+    if (this.closing !== undefined) throw new StorageClosedError(this.path, "it is closed");
+    const record = this.snapshot;
+    if (record === undefined) return undefined;
+    const name = record.fileName;
+    this.pins.pin(name);
+    const holder: { reader?: SnapshotReader } = {};
+    const reader = await openFileSnapshotReader({
+      fs: this.location.fs,
+      path: join(this.location.snapshotFolder, name),
+      storePath: this.path,
+      record,
+      onClose: () => {
+        if (holder.reader !== undefined) this.readers.delete(holder.reader);
+        return this.removeFile(this.pins.unpin(name));
+      },
+    });
+    holder.reader = reader;
+    this.readers.add(reader);
+    return reader;
+  }
+
+  /**
+   * Waits for queued writes and snapshot work to settle (a save still streaming its data stops
+   * with StorageClosedError), closes every open snapshot reader, discards open stagings, then
+   * closes the database. Idempotent.
+   */
   close(): Promise<void> {
-    if (this.closing === undefined) {
-      const drained =
-        this.inflight === undefined ? Promise.resolve() : new Promise<void>((resolve) => (this.onIdle = resolve));
-      this.closing = drained.then(() => this.closeDatabase());
-    }
+    if (this.closing === undefined) this.closing = this.closeNow();
     return this.closing;
   }
 
   stats(): LevelStorageStats {
-    return {
-      batches: this.batches,
-      acknowledgedWrites: this.acknowledgedWrites,
-      acknowledgedEntries: this.acknowledgedEntries,
-    };
+    return this.queue.stats();
   }
 
-  private async closeDatabase(): Promise<void> {
+  private async closeNow(): Promise<void> {
+    await Promise.allSettled([...this.snapshotWork]);
+    await this.queue.whenIdle();
+    await Promise.allSettled([...this.readers].map((reader) => reader.close()));
+    await Promise.allSettled([...this.stagings].map((staging) => staging.discard()));
     try {
-      await this.db.close();
+      await this.location.db.close();
     } catch (error) {
       throw new StorageIoError(this.path, "close", error);
     }
+  }
+
+  private async saveSnapshotNow(meta: SnapshotMeta, data: SnapshotChunks, compactTo: number): Promise<void> {
+    const writer = await this.createTempFile(meta);
+    const fileName = snapshotFileName(meta);
+    try {
+      for await (const chunk of data) {
+        if (this.closing !== undefined) throw new StorageClosedError(this.path, "it closed while a snapshot was saved");
+        if (!(chunk instanceof Uint8Array)) throw this.invalid("snapshot save", "a snapshot chunk is not a Uint8Array");
+        await this.fileWrite(() => writer.append(chunk));
+      }
+      await this.fileWrite(() => writer.commit(fileName, this.sync));
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    // The log may have moved while the data streamed in: check the save again on it as it is now.
+    // A failure meanwhile refuses it; a close() meanwhile does not (close waits for this work).
+    if (this.failure !== undefined) {
+      await this.removeFile(fileName);
+      throw this.refusal();
+    }
+    const problem = snapshotSaveProblem(meta, compactTo, this.issued);
+    if (problem !== undefined) {
+      await this.removeFile(fileName);
+      throw this.invalid("snapshot save", problem);
+    }
+    const deletes = deletesOf(this.issued.compact(meta, compactTo));
+    this.stateAtOpen = undefined;
+    await this.recordSnapshot({ meta, bytes: writer.bytes, checksum: writer.checksum, fileName }, deletes);
+  }
+
+  private async installSnapshotNow(staging: FileSnapshotStaging): Promise<void> {
+    const writer = await staging.take(this);
+    const meta = staging.meta;
+    const fileName = snapshotFileName(meta);
+    try {
+      await this.fileWrite(() => writer.commit(fileName, this.sync));
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    // A failure meanwhile refuses it; a close() meanwhile does not (close waits for this work).
+    if (this.failure !== undefined) {
+      await this.removeFile(fileName);
+      throw this.refusal();
+    }
+    const problem = snapshotInstallProblem(meta, this.issued);
+    if (problem !== undefined) {
+      await this.removeFile(fileName);
+      throw this.invalid("snapshot install", problem);
+    }
+    const deletes = deletesOf(this.issued.install(meta));
+    this.stateAtOpen = undefined;
+    await this.recordSnapshot({ meta, bytes: writer.bytes, checksum: writer.checksum, fileName }, deletes);
+  }
+
+  /**
+   * One synced batch: the snapshot record and the deletes of the entries it replaces. Once it is
+   * durable the new file is the stored one and the old file goes when no reader holds it.
+   */
+  private async recordSnapshot(record: SnapshotRecord, deletes: BatchOperation[]): Promise<void> {
+    const operations: BatchOperation[] = [
+      { type: "put", key: snapshotKey(), value: asBuffer(encodeSnapshotRecord(record)) },
+      ...deletes,
+    ];
+    let retired: string | undefined;
+    await this.queue.enqueue({
+      operations,
+      hardState: undefined,
+      writeEntries: undefined,
+      onDurable: () => {
+        this.snapshot = record;
+        retired = this.pins.replace(record.fileName);
+      },
+    });
+    await this.removeFile(retired);
+  }
+
+  private async createTempFile(meta: SnapshotMeta): Promise<SnapshotFileWriter> {
+    const { fs, snapshotFolder } = this.location;
+    const name = tempFileName(meta, ++this.tempFiles);
+    return this.fileWrite(() => SnapshotFileWriter.create(fs, snapshotFolder, name));
+  }
+
+  /** Runs a snapshot file write; a failure is a StorageIoError and refuses every later write (rule 11). */
+  private async fileWrite<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      const failure = new StorageIoError(this.path, "write", error);
+      this.fail(failure);
+      throw failure;
+    }
+  }
+
+  private fail(failure: StorageError): void {
+    this.failure ??= failure;
+  }
+
+  /** Deletes a snapshot file that is no longer needed, best-effort: a leftover is swept at the next open. */
+  private removeFile(name: string | undefined): Promise<void> {
+    if (name === undefined) return Promise.resolve();
+    return this.location.fs.remove(join(this.location.snapshotFolder, name)).catch(() => undefined);
+  }
+
+  /** Why no save or install of `meta` may start now (one is under way), or undefined. */
+  private claimProblem(meta: SnapshotMeta): string | undefined {
+    const name = snapshotFileName(meta);
+    if (!this.claimedFiles.has(name) && name !== this.pins.storedFile) return undefined;
+    return `a snapshot at index ${meta.index} term ${meta.term} is already being stored`;
+  }
+
+  /** Runs a save or install of `meta`, claiming its file name and letting close() wait for it. */
+  private track(meta: SnapshotMeta, run: () => Promise<void>): Promise<void> {
+    const name = snapshotFileName(meta);
+    this.claimedFiles.add(name);
+    const work = run();
+    this.snapshotWork.add(work);
+    const forget = () => {
+      this.snapshotWork.delete(work);
+      this.claimedFiles.delete(name);
+    };
+    work.then(forget, forget);
+    return work;
+  }
+
+  private invalid(operation: string, problem: string): StorageInvalidWriteError {
+    return new StorageInvalidWriteError(this.path, `${operation}: ${problem}`);
   }
 
   private refusal(): StorageError | undefined {
@@ -385,9 +514,7 @@ export class LevelStorage implements Storage {
       return new StorageClosedError(
         this.path,
         `an earlier write failed and failed syncs are never retried (${this.failure.message})`,
-        {
-          cause: this.failure,
-        },
+        { cause: this.failure },
       );
     }
     if (this.closing !== undefined) return new StorageClosedError(this.path, "it is closed");
@@ -398,85 +525,29 @@ export class LevelStorage implements Storage {
   private operationsFor(write: StorageWrite): BatchOperation[] {
     const operations: BatchOperation[] = [];
     const entries = write.entries;
-    if (entries.length > 0) {
-      for (const entry of entries) {
-        const key = entryKey(entry.index);
-        operations.push({ type: "put", key: asBuffer(key), value: asBuffer(encodeEntry(key, entry)) });
-      }
-      // Truncation and append in one batch (rule 4): drop stored entries past the new last index.
-      const newLast = (entries[entries.length - 1] as Entry).index;
-      for (let index = newLast + 1; index <= this.issued.lastIndex; index++) {
-        operations.push({ type: "del", key: asBuffer(entryKey(index)) });
-      }
+    const last = entries[entries.length - 1];
+    if (last === undefined) return operations;
+    for (const entry of entries) {
+      const key = entryKey(entry.index);
+      operations.push({ type: "put", key: asBuffer(key), value: asBuffer(encodeEntry(key, entry)) });
     }
+    // Truncation and append in one batch (rule 4): drop stored entries past the new last index.
+    operations.push(...deletesOf({ from: last.index + 1, to: this.issued.lastStoredIndex }));
     return operations;
   }
+}
 
-  /** Takes the queued writes that fit one batch, in order (at least one). */
-  private takeGroup(): QueuedWrite[] {
-    let count = 0;
-    let bytes = 0;
-    while (count < this.queue.length && count < MAX_WRITES_PER_BATCH) {
-      const next = this.queue[count] as QueuedWrite;
-      if (count > 0 && bytes + next.bytes > MAX_BATCH_BYTES) break;
-      bytes += next.bytes;
-      count++;
-    }
-    return this.queue.splice(0, count);
-  }
-
-  private startBatch(): void {
-    const group = this.takeGroup();
-    this.inflight = group;
-    const operations: BatchOperation[] = [];
-    let hardState: HardState | undefined;
-    for (const queued of group) {
-      for (const operation of queued.operations) operations.push(operation);
-      hardState = queued.hardState ?? hardState;
-    }
-    if (hardState !== undefined) {
-      operations.push({ type: "put", key: hardStateKey(), value: asBuffer(encodeHardState(hardState)) });
-    }
-    let pending: Promise<void>;
-    try {
-      pending = commitBatch(this.db, operations, this.sync);
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    pending.then(
-      () => this.batchDurable(group),
-      (error: unknown) => this.batchFailed(group, error),
-    );
-  }
-
-  private batchDurable(group: readonly QueuedWrite[]): void {
-    this.batches++;
-    this.inflight = undefined;
-    if (this.queue.length > 0) this.startBatch();
-    for (const queued of group) {
-      this.acknowledgedWrites++;
-      this.acknowledgedEntries += queued.entryCount;
-      queued.resolve();
-    }
-    if (this.inflight === undefined) this.becameIdle();
-  }
-
-  private batchFailed(group: readonly QueuedWrite[], cause: unknown): void {
-    const failure = new StorageIoError(this.path, "write", cause);
-    this.failure = failure;
-    this.inflight = undefined;
-    const lost = this.queue.splice(0, this.queue.length);
-    for (const queued of group) queued.reject(failure);
-    for (const queued of lost)
-      queued.reject(
-        new StorageClosedError(this.path, `an earlier write failed (${failure.message})`, { cause: failure }),
-      );
-    this.becameIdle();
-  }
-
-  private becameIdle(): void {
-    const onIdle = this.onIdle;
-    this.onIdle = undefined;
-    onIdle?.();
-  }
+/**
+ * Prepares the snapshots folder, sweeping everything but the recorded file, then verifies the
+ * store. A damaged snapshot record throws before anything is swept: its file is kept.
+ */
+async function readVerifiedStoreAfterSweep(location: StoreLocation, sync: boolean): Promise<VerifiedStore> {
+  const record = await readSnapshotRecord(location);
+  await prepareSnapshotFolder(location, record?.fileName, sync);
+  // No torn tails at this level: LevelDB's write-ahead log checksums each batch and drops an
+  // incomplete one at recovery, so a record we wrote is there whole or not at all. A record that
+  // fails its checksum is damage (bit rot, a bad sector) even if it is the last one: an
+  // acknowledged entry must never be dropped silently (the commit index is written lazily and
+  // cannot tell an acknowledged last entry from an unacknowledged one).
+  return readVerifiedStore(location, false);
 }

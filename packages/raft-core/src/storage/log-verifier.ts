@@ -4,8 +4,8 @@ import { EMPTY_HARD_STATE, type PersistedState } from "./storage.js";
 import { StorageCorruptionError } from "./storage-errors.js";
 
 /**
- * The first index a log holds. Until snapshots exist the log always starts at 1; with snapshots
- * this becomes the snapshot's index + 1 (then a gap at the front is still detected).
+ * The first index a log without a snapshot holds. With a snapshot, the stored entries may start
+ * anywhere up to the snapshot's index + 1 (a trailing window of compacted entries may remain).
  */
 export const FIRST_LOG_INDEX = 1;
 
@@ -21,6 +21,11 @@ export interface VerifiedLog extends PersistedState {
    * crash, never acknowledged. The caller deletes it. Undefined when the tail was intact.
    */
   readonly tornIndex: number | undefined;
+  /**
+   * With a snapshot: the stored entries at or below its index (a trailing window kept by a
+   * compaction), which `entries` leaves out. Absent without a snapshot.
+   */
+  readonly window?: readonly Entry[];
 }
 
 export interface VerifyOptions {
@@ -31,6 +36,12 @@ export interface VerifyOptions {
    * was opened and repaired) every damaged record is corruption.
    */
   readonly allowTornTail: boolean;
+  /**
+   * The stored snapshot (already verified), if any: the entries must reach it without a gap, the
+   * entry at its index (if still stored) must have its term, and only entries after it are
+   * returned.
+   */
+  readonly snapshot?: { readonly index: number; readonly term: number };
 }
 
 function verifiedHardState(value: Uint8Array | undefined, storePath: string): HardState {
@@ -64,12 +75,13 @@ function decodedEntries(
   return { entries, tornIndex: undefined };
 }
 
-/** Checks contiguity from FIRST_LOG_INDEX, non-decreasing terms bounded by the hard state's term. */
+/** Checks contiguity from the first stored index, non-decreasing terms bounded by the hard state's term. */
 function checkLogShape(entries: readonly Entry[], hardState: HardState, storePath: string): void {
+  const first = entries[0]?.index ?? FIRST_LOG_INDEX;
   let previousTerm = 0;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i] as Entry;
-    const expected = FIRST_LOG_INDEX + i;
+    const expected = first + i;
     if (entry.index !== expected) {
       throw new StorageCorruptionError(
         storePath,
@@ -99,9 +111,68 @@ function checkLogShape(entries: readonly Entry[], hardState: HardState, storePat
 }
 
 /**
+ * Checks where the stored entries stand against the snapshot (or against index 1 without one):
+ * no gap before them or between them and the snapshot, and the snapshot's own entry, if stored,
+ * has its term.
+ */
+function checkLogStart(entries: readonly Entry[], options: VerifyOptions): void {
+  const first = entries[0];
+  const last = entries[entries.length - 1];
+  if (first === undefined || last === undefined) return;
+  const snapshot = options.snapshot;
+  if (snapshot === undefined) {
+    if (first.index !== FIRST_LOG_INDEX) {
+      throw new StorageCorruptionError(
+        options.storePath,
+        "entry",
+        FIRST_LOG_INDEX,
+        `entry ${FIRST_LOG_INDEX} is missing (next stored is ${first.index})`,
+      );
+    }
+    return;
+  }
+  if (first.index > snapshot.index + 1) {
+    throw new StorageCorruptionError(
+      options.storePath,
+      "entry",
+      snapshot.index + 1,
+      `entry ${snapshot.index + 1} after the snapshot at ${snapshot.index} is missing (next stored is ${first.index})`,
+    );
+  }
+  if (last.index < snapshot.index) {
+    throw new StorageCorruptionError(
+      options.storePath,
+      "entry",
+      last.index + 1,
+      `entry ${last.index + 1} is missing: the stored entries end before the snapshot at ${snapshot.index}`,
+    );
+  }
+  const atSnapshot = entries[snapshot.index - first.index];
+  if (atSnapshot !== undefined && atSnapshot.term !== snapshot.term) {
+    throw new StorageCorruptionError(
+      options.storePath,
+      "entry",
+      snapshot.index,
+      `its term ${atSnapshot.term} differs from the snapshot's term ${snapshot.term} at that index`,
+    );
+  }
+  const afterSnapshot = entries[snapshot.index + 1 - first.index];
+  if (afterSnapshot !== undefined && afterSnapshot.term < snapshot.term) {
+    throw new StorageCorruptionError(
+      options.storePath,
+      "entry",
+      afterSnapshot.index,
+      `its term ${afterSnapshot.term} is below the snapshot's term ${snapshot.term}`,
+    );
+  }
+}
+
+/**
  * Verifies a stored log before anything from it is used: every checksum, index contiguity from
- * the first to the last index, non-decreasing terms, and commit <= last index. Returns only
- * verified data; anything else throws {@link StorageCorruptionError}.
+ * the first to the last index (from 1, or reaching the snapshot), non-decreasing terms, and
+ * commit <= last index (the snapshot's index when no entry follows it). Returns only verified
+ * data, and only the entries after the snapshot; anything else throws
+ * {@link StorageCorruptionError}.
  *
  * @param hardStateValue the stored hard-state value, or undefined when none was ever written
  * @param entryRecords every entry record, in key (= index) order
@@ -114,7 +185,9 @@ export function verifyLog(
   const hardState = verifiedHardState(hardStateValue, options.storePath);
   const { entries, tornIndex } = decodedEntries(entryRecords, options);
   checkLogShape(entries, hardState, options.storePath);
-  const lastIndex = FIRST_LOG_INDEX + entries.length - 1;
+  checkLogStart(entries, options);
+  const snapshotIndex = options.snapshot?.index ?? 0;
+  const lastIndex = Math.max(entries[entries.length - 1]?.index ?? FIRST_LOG_INDEX - 1, snapshotIndex);
   if (tornIndex !== undefined && tornIndex !== lastIndex + 1) {
     // A torn write is the last one and continues the log; a hole before it is lost data.
     throw new StorageCorruptionError(
@@ -132,5 +205,7 @@ export function verifyLog(
       `its commit index ${hardState.commit} is past the last intact entry ${lastIndex}${tornIndex === undefined ? "" : ` (entry ${tornIndex} was damaged)`}`,
     );
   }
-  return { hardState, entries, tornIndex };
+  if (options.snapshot === undefined) return { hardState, entries, tornIndex };
+  const windowLength = Math.max(0, snapshotIndex + 1 - (entries[0]?.index ?? lastIndex + 1));
+  return { hardState, entries: entries.slice(windowLength), tornIndex, window: entries.slice(0, windowLength) };
 }

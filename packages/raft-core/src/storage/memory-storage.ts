@@ -1,12 +1,23 @@
 import type { Entry, HardState, SnapshotMeta } from "../core/types.js";
+import {
+  MEMORY_STORE_PATH,
+  type MemorySnapshot,
+  MemorySnapshotReader,
+  MemorySnapshotStaging,
+  memorySnapshot,
+} from "./memory-snapshot.js";
 import { copySnapshotData, snapshotDataProblem, snapshotMetaProblem } from "./snapshot.js";
+import { snapshotInstallProblem, snapshotSaveProblem } from "./snapshot-rules.js";
 import {
   EMPTY_HARD_STATE,
   type PersistedState,
+  type SnapshotChunks,
+  type SnapshotReader,
+  type SnapshotStaging,
   type Storage,
   type StorageWrite,
-  type StoredSnapshot,
 } from "./storage.js";
+import { StorageInvalidWriteError } from "./storage-errors.js";
 
 const ENTRY_TYPES: ReadonlySet<string> = new Set(["normal", "noop", "config"]);
 
@@ -135,10 +146,13 @@ function validatedInitialState(
  * writes are rejected with an Error that says what is wrong, and change nothing. `close()` keeps
  * the data, so a test can restart a node on the same storage.
  *
- * Snapshots: `saveSnapshot` keeps a copy of the data and drops entries up to its `compactTo`;
- * `installSnapshot` keeps a copy and drops every entry. `load()` returns the snapshot's meta and
- * the entries after it (entries of the trailing window at or below the snapshot index stay stored
- * until a later compaction, but a restarted node does not need them).
+ * Snapshots: `saveSnapshot` keeps a copy of the data (as chunks) and drops entries up to its
+ * `compactTo`; `stageSnapshot` assembles a received snapshot in memory and `installSnapshot` makes
+ * it the stored one, dropping every entry. Readers from `openSnapshot` keep reading the snapshot
+ * they opened after a newer one replaced it. `load()` returns the snapshot's meta and the entries
+ * after it (entries of the trailing window at or below the snapshot index stay stored until a
+ * later compaction, but a restarted node does not need them). Refused snapshot operations reject
+ * with a `StorageInvalidWriteError` and change nothing.
  *
  * @example
  * const storage = new MemoryStorage();
@@ -150,7 +164,8 @@ export class MemoryStorage implements Storage, LogPosition {
   /** entries[i] holds index entriesFrom + i; appending is amortised O(1), truncation sets the length. */
   private readonly entries: Entry[];
   private entriesFrom: number;
-  private snapshot: StoredSnapshot | undefined;
+  /** Replaced, never modified: readers opened on an older snapshot keep it (pinned). */
+  private snapshot: MemorySnapshot | undefined;
 
   /**
    * Starts from `initial` (validated like a write; its entries must follow `initial.snapshot`),
@@ -166,7 +181,7 @@ export class MemoryStorage implements Storage, LogPosition {
     this.snapshot =
       snapshot === undefined
         ? undefined
-        : { meta: copyMeta(snapshot), data: copySnapshotData(snapshotData as readonly Uint8Array[]) };
+        : memorySnapshot(copyMeta(snapshot), copySnapshotData(snapshotData as readonly Uint8Array[]));
   }
 
   get hardState(): HardState {
@@ -236,103 +251,129 @@ export class MemoryStorage implements Storage, LogPosition {
     if (write.hardState !== undefined) this.currentHardState = { ...write.hardState };
   }
 
-  saveSnapshot(meta: SnapshotMeta, data: readonly Uint8Array[], compactTo: number): Promise<void> {
-    try {
-      this.saveSnapshotSync(meta, data, compactTo);
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  /**
+   * Stores a snapshot, then drops the entries up to `compactTo` (see {@link saveSnapshotSync}).
+   * Chunks are copied as they arrive, so the caller may reuse a buffer once the next chunk is
+   * asked for. An array of chunks is stored at once (the promise is already settled); a stream
+   * is stored when it ends, checked again then against the log as it stands.
+   */
+  saveSnapshot(meta: SnapshotMeta, data: SnapshotChunks, compactTo: number): Promise<void> {
+    if (Array.isArray(data)) return settled(() => this.saveSnapshotSync(meta, data, compactTo));
+    const problem = snapshotSaveProblem(meta, compactTo, this);
+    if (problem !== undefined) return Promise.reject(invalid("snapshot save", problem));
+    return copiedChunks(data).then((chunks) =>
+      this.applySnapshotSave(meta, memorySnapshot(copyMeta(meta), chunks), compactTo),
+    );
   }
 
   /**
    * Replaces the stored snapshot with a copy of (`meta`, `data`), then drops the entries up to
    * `compactTo`. The log must hold entry `meta.index` with `meta.term`, committed, and the snapshot
    * must be newer than the stored one.
-   * @throws Error naming the problem; nothing is changed then.
+   * @throws StorageInvalidWriteError naming the problem; nothing is changed then.
    */
   saveSnapshotSync(meta: SnapshotMeta, data: readonly Uint8Array[], compactTo: number): void {
-    const problem = this.saveProblem(meta, data, compactTo);
-    if (problem !== undefined) throw new Error(`invalid snapshot save: ${problem}`);
-    this.snapshot = { meta: copyMeta(meta), data: copySnapshotData(data) };
-    if (compactTo >= this.entriesFrom) {
-      this.entries.splice(0, Math.min(compactTo + 1 - this.entriesFrom, this.entries.length));
-      this.entriesFrom = compactTo + 1;
-    }
+    const problem = snapshotDataProblem(data) ?? snapshotSaveProblem(meta, compactTo, this);
+    if (problem !== undefined) throw invalid("snapshot save", problem);
+    this.applySnapshotSave(meta, memorySnapshot(copyMeta(meta), copySnapshotData(data)), compactTo);
   }
 
-  installSnapshot(meta: SnapshotMeta, data: readonly Uint8Array[]): Promise<void> {
-    try {
-      this.installSnapshotSync(meta, data);
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  /** Starts assembling a snapshot received from the leader, in memory. */
+  stageSnapshot(meta: SnapshotMeta): Promise<SnapshotStaging> {
+    const problem = snapshotMetaProblem(meta);
+    if (problem !== undefined) return Promise.reject(invalid("snapshot staging", problem));
+    return Promise.resolve(new MemorySnapshotStaging(copyMeta(meta), this));
+  }
+
+  /**
+   * Makes a staging of this storage the stored snapshot and discards every stored entry (see
+   * {@link installSnapshotSync}). A staging of another storage, a discarded one or one already
+   * installed is refused with a `StorageInvalidWriteError`.
+   */
+  installSnapshot(staging: SnapshotStaging): Promise<void> {
+    return settled(() => {
+      const problem =
+        staging instanceof MemorySnapshotStaging
+          ? (staging.installProblem(this) ?? snapshotInstallProblem(staging.meta, this))
+          : "the snapshot staging belongs to another storage";
+      if (problem !== undefined) throw invalid("snapshot install", problem);
+      const ours = staging as MemorySnapshotStaging;
+      this.applySnapshotInstall(memorySnapshot(ours.meta, ours.takeData()));
+    });
   }
 
   /**
    * Replaces the stored snapshot with a copy of (`meta`, `data`) and discards every stored entry:
    * the log restarts after `meta.index`. The hard state is untouched. The snapshot must be newer
    * than the stored one and past the stored commit index (rule 9: committed entries stay).
-   * @throws Error naming the problem; nothing is changed then.
+   * @throws StorageInvalidWriteError naming the problem; nothing is changed then.
    */
   installSnapshotSync(meta: SnapshotMeta, data: readonly Uint8Array[]): void {
-    const problem = this.installProblem(meta, data);
-    if (problem !== undefined) throw new Error(`invalid snapshot install: ${problem}`);
-    this.snapshot = { meta: copyMeta(meta), data: copySnapshotData(data) };
-    this.entries.length = 0;
-    this.entriesFrom = meta.index + 1;
+    const problem = snapshotDataProblem(data) ?? snapshotInstallProblem(meta, this);
+    if (problem !== undefined) throw invalid("snapshot install", problem);
+    this.applySnapshotInstall(memorySnapshot(copyMeta(meta), copySnapshotData(data)));
   }
 
-  loadSnapshot(): Promise<StoredSnapshot | undefined> {
-    return Promise.resolve(this.loadSnapshotSync());
-  }
-
-  /** The stored snapshot (its chunks are shared: do not modify them), or undefined. */
-  loadSnapshotSync(): StoredSnapshot | undefined {
+  /**
+   * Opens the stored snapshot for reading. The reader keeps reading the snapshot it opened even
+   * after a newer one replaced it (nothing is ever modified in place).
+   */
+  openSnapshot(): Promise<SnapshotReader | undefined> {
     const snapshot = this.snapshot;
-    return snapshot === undefined ? undefined : { meta: copyMeta(snapshot.meta), data: snapshot.data.slice() };
+    return Promise.resolve(snapshot === undefined ? undefined : new MemorySnapshotReader(snapshot));
+  }
+
+  /** The stored snapshot (its meta and chunks are shared: do not modify them), or undefined. */
+  loadSnapshotSync(): MemorySnapshot | undefined {
+    return this.snapshot;
   }
 
   close(): Promise<void> {
     return Promise.resolve();
   }
 
-  private saveProblem(meta: SnapshotMeta, data: readonly Uint8Array[], compactTo: number): string | undefined {
-    const common = this.snapshotProblem(meta, data);
-    if (common !== undefined) return common;
-    if (!Number.isSafeInteger(compactTo) || compactTo < 0 || compactTo > meta.index) {
-      return `compactTo must be an integer in [0, ${meta.index}], got ${String(compactTo)}`;
+  private applySnapshotSave(meta: SnapshotMeta, snapshot: MemorySnapshot, compactTo: number): void {
+    // A stream may have ended after other writes landed: check again on the log as it is now.
+    const problem = snapshotSaveProblem(meta, compactTo, this);
+    if (problem !== undefined) throw invalid("snapshot save", problem);
+    this.snapshot = snapshot;
+    if (compactTo >= this.entriesFrom) {
+      this.entries.splice(0, Math.min(compactTo + 1 - this.entriesFrom, this.entries.length));
+      this.entriesFrom = compactTo + 1;
     }
-    const term = this.termAt(meta.index);
-    if (term !== meta.term) {
-      return `the log holds ${term === undefined ? "no entry" : `term ${term}`} at the snapshot index ${meta.index}, not term ${meta.term}`;
-    }
-    if (meta.index > this.currentHardState.commit) {
-      return `snapshot index ${meta.index} is past the stored commit index ${this.currentHardState.commit} (only committed entries may be snapshotted)`;
-    }
-    return undefined;
   }
 
-  private installProblem(meta: SnapshotMeta, data: readonly Uint8Array[]): string | undefined {
-    const common = this.snapshotProblem(meta, data);
-    if (common !== undefined) return common;
-    if (meta.index <= this.currentHardState.commit) {
-      return `snapshot index ${meta.index} is not past the stored commit index ${this.currentHardState.commit} (rule 9: a snapshot never replaces committed entries)`;
-    }
-    return undefined;
+  private applySnapshotInstall(snapshot: MemorySnapshot): void {
+    this.snapshot = snapshot;
+    this.entries.length = 0;
+    this.entriesFrom = snapshot.meta.index + 1;
   }
+}
 
-  private snapshotProblem(meta: SnapshotMeta, data: readonly Uint8Array[]): string | undefined {
-    const metaProblem = snapshotMetaProblem(meta);
-    if (metaProblem !== undefined) return metaProblem;
-    const dataProblem = snapshotDataProblem(data);
-    if (dataProblem !== undefined) return dataProblem;
-    if (meta.index <= this.snapshotIndex) {
-      return `snapshot index ${meta.index} is not newer than the stored snapshot's ${this.snapshotIndex}`;
-    }
-    return undefined;
+/** Runs `body` now and reports its outcome as a settled promise. */
+function settled(body: () => void): Promise<void> {
+  try {
+    body();
+    return Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error);
   }
+}
+
+function invalid(operation: string, problem: string): StorageInvalidWriteError {
+  return new StorageInvalidWriteError(MEMORY_STORE_PATH, `${operation}: ${problem}`);
+}
+
+/** Copies of every chunk of a stream, taken as each arrives (the producer may reuse its buffer). */
+async function copiedChunks(data: SnapshotChunks): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of data) {
+    if (!(chunk instanceof Uint8Array)) {
+      throw invalid("snapshot save", `snapshot chunk ${chunks.length} is not a Uint8Array`);
+    }
+    chunks.push(chunk.slice());
+  }
+  return chunks;
 }
 
 function copyMeta(meta: SnapshotMeta): SnapshotMeta {

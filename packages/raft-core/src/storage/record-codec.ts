@@ -1,5 +1,6 @@
-import type { Entry, EntryType, HardState } from "../core/types.js";
+import type { ConfigState, Entry, EntryType, HardState, SnapshotMeta } from "../core/types.js";
 import { crc32cUpdate } from "./crc32c.js";
+import { snapshotMetaProblem } from "./snapshot.js";
 import type { StoreIdentity } from "./storage-errors.js";
 
 /**
@@ -12,11 +13,14 @@ import type { StoreIdentity } from "./storage-errors.js";
  * payload in the body. Covering the key catches a record that landed under the wrong key.
  *
  * Keys sort in log order: "e" + the index as 8 big-endian bytes, "h" for the hard state, "m" for
- * the metadata. Integers are up to 2^53 - 1, stored as 8 big-endian bytes.
+ * the metadata, "s" for the snapshot record. Integers are up to 2^53 - 1, stored as 8 big-endian
+ * bytes.
  *
  * Entry body:       term u64 | type u8 | flags u8 | [origin: u16 length + UTF-8] | [requestId f64] | data
  * Hard state body:  term u64 | commit u64 | vote UTF-8
  * Metadata body:    format version u32 | cluster id: u16 length + UTF-8 | node id UTF-8
+ * Snapshot body:    index u64 | term u64 | data bytes u64 | data CRC-32C u32 |
+ *                   file name: u16 length + UTF-8 | configuration as JSON UTF-8
  */
 export const RECORD_VERSION = 1;
 
@@ -31,6 +35,7 @@ const ENTRY_KEY_PREFIX = 0x65; // "e"
 const ENTRY_KEY_BYTES = 1 + UINT64_BYTES;
 export const HARD_STATE_KEY: Uint8Array = Uint8Array.of(0x68); // "h"
 export const METADATA_KEY: Uint8Array = Uint8Array.of(0x6d); // "m"
+export const SNAPSHOT_KEY: Uint8Array = Uint8Array.of(0x73); // "s"
 /** Iterator bounds that select every entry key and nothing else. */
 export const ENTRY_KEY_RANGE = { gte: Uint8Array.of(ENTRY_KEY_PREFIX), lt: Uint8Array.of(ENTRY_KEY_PREFIX + 1) };
 
@@ -239,4 +244,84 @@ export function decodeMetadata(value: Uint8Array): Decoded<StoreMetadata> {
   } catch {
     return { ok: false, problem: "an id is not valid UTF-8" };
   }
+}
+
+/**
+ * The snapshot record: which snapshot is the stored one and how to check its data file. Written
+ * in the same batch that compacts the log, so the record and the log always agree.
+ */
+export interface SnapshotRecord {
+  readonly meta: SnapshotMeta;
+  /** Length of the data file. */
+  readonly bytes: number;
+  /** CRC-32C of the whole data file. */
+  readonly checksum: number;
+  /** Name of the data file inside the snapshots folder (a plain name, no folder). */
+  readonly fileName: string;
+}
+
+const SNAPSHOT_FIXED_BODY_BYTES = 3 * UINT64_BYTES + 4 + 2;
+
+/** True for a plain file name: no folder separators, not "." or "..". */
+export function isPlainFileName(name: string): boolean {
+  return name !== "" && name !== "." && name !== ".." && !/[/\\\0]/.test(name);
+}
+
+export function encodeSnapshotRecord(record: SnapshotRecord): Uint8Array {
+  const fileName = utf8Encoder.encode(record.fileName);
+  if (fileName.length > MAX_ID_BYTES || !isPlainFileName(record.fileName)) {
+    throw new RangeError(
+      `snapshot file name ${JSON.stringify(record.fileName)} is not a plain name of at most ${MAX_ID_BYTES} bytes`,
+    );
+  }
+  const config = utf8Encoder.encode(JSON.stringify(configFields(record.meta.config)));
+  const encoded = newRecord(SNAPSHOT_FIXED_BODY_BYTES + fileName.length + config.length);
+  const { bytes, view } = encoded;
+  let offset = HEADER_BYTES;
+  writeUint64(view, offset, record.meta.index);
+  writeUint64(view, offset + UINT64_BYTES, record.meta.term);
+  writeUint64(view, offset + 2 * UINT64_BYTES, record.bytes);
+  offset += 3 * UINT64_BYTES;
+  view.setUint32(offset, record.checksum >>> 0);
+  view.setUint16(offset + 4, fileName.length);
+  offset += 6;
+  bytes.set(fileName, offset);
+  bytes.set(config, offset + fileName.length);
+  return seal(SNAPSHOT_KEY, encoded);
+}
+
+export function decodeSnapshotRecord(value: Uint8Array): Decoded<SnapshotRecord> {
+  const problem = headerProblem(SNAPSHOT_KEY, value, SNAPSHOT_FIXED_BODY_BYTES);
+  if (problem !== undefined) return { ok: false, problem };
+  const view = viewOf(value);
+  let offset = HEADER_BYTES;
+  const index = readUint64(view, offset);
+  const term = readUint64(view, offset + UINT64_BYTES);
+  const bytes = readUint64(view, offset + 2 * UINT64_BYTES);
+  offset += 3 * UINT64_BYTES;
+  const checksum = view.getUint32(offset);
+  const fileNameBytes = view.getUint16(offset + 4);
+  offset += 6;
+  if (offset + fileNameBytes > value.length) return { ok: false, problem: "the record's fields overrun its length" };
+  let fileName: string;
+  let config: unknown;
+  try {
+    fileName = utf8Decoder.decode(value.subarray(offset, offset + fileNameBytes));
+    config = JSON.parse(utf8Decoder.decode(value.subarray(offset + fileNameBytes)));
+  } catch {
+    return { ok: false, problem: "the file name or the configuration does not decode" };
+  }
+  if (!isPlainFileName(fileName))
+    return { ok: false, problem: `the file name ${JSON.stringify(fileName)} is not a plain name` };
+  if (!Number.isSafeInteger(bytes)) return { ok: false, problem: `the data length ${bytes} is not a safe integer` };
+  const meta = { index, term, config } as SnapshotMeta;
+  const metaProblem = snapshotMetaProblem(meta);
+  if (metaProblem !== undefined) return { ok: false, problem: metaProblem };
+  return { ok: true, value: { meta, bytes, checksum, fileName } };
+}
+
+/** The configuration's fields in a fixed order (addresses only when present). */
+function configFields(config: ConfigState): ConfigState {
+  const fields = { voters: [...config.voters], outgoing: [...config.outgoing], learners: [...config.learners] };
+  return config.addresses === undefined ? fields : { ...fields, addresses: { ...config.addresses } };
 }

@@ -1,17 +1,59 @@
 import type { SnapshotMeta } from "../core/types.js";
 import { crc32cUpdate } from "./crc32c.js";
-import type { Storage } from "./storage.js";
+import type { SnapshotChunks, SnapshotReader, Storage } from "./storage.js";
 
 /** A storage that keeps snapshots (and so supports compaction). */
-export type SnapshotStorage = Storage & Required<Pick<Storage, "saveSnapshot" | "installSnapshot" | "loadSnapshot">>;
+export type SnapshotStorage = Storage &
+  Required<Pick<Storage, "saveSnapshot" | "stageSnapshot" | "installSnapshot" | "openSnapshot">>;
 
-/** True when `storage` implements every snapshot method (a storage implements all three or none). */
+/** True when `storage` implements every snapshot method (a storage implements all four or none). */
 export function supportsSnapshots(storage: Storage): storage is SnapshotStorage {
   return (
     typeof storage.saveSnapshot === "function" &&
+    typeof storage.stageSnapshot === "function" &&
     typeof storage.installSnapshot === "function" &&
-    typeof storage.loadSnapshot === "function"
+    typeof storage.openSnapshot === "function"
   );
+}
+
+/** Default size of the pieces `readerChunks` reads. */
+export const SNAPSHOT_READ_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The whole data of `reader` as a stream of pieces of at most `chunkBytes`, read one at a time
+ * (memory stays at one piece whatever the snapshot's size). Rejects if the reader does.
+ */
+export async function* readerChunks(
+  reader: SnapshotReader,
+  chunkBytes: number = SNAPSHOT_READ_CHUNK_BYTES,
+): AsyncGenerator<Uint8Array> {
+  let offset = 0;
+  while (offset < reader.bytes) {
+    const piece = await reader.read(offset, Math.min(chunkBytes, reader.bytes - offset));
+    if (piece.byteLength === 0) {
+      throw new Error(`snapshot ${reader.meta.index}/${reader.meta.term} ended at ${offset} of ${reader.bytes} bytes`);
+    }
+    offset += piece.byteLength;
+    yield piece;
+  }
+}
+
+/**
+ * Every chunk of `data` in order, checked to be bytes. For small snapshots and tests: this holds
+ * the whole snapshot in memory.
+ */
+export async function collectSnapshot(data: SnapshotChunks): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of data) {
+    if (!(chunk instanceof Uint8Array)) throw new TypeError(`snapshot chunk ${chunks.length} is not a Uint8Array`);
+    chunks.push(chunk);
+  }
+  return chunks;
+}
+
+/** The whole data of a stored snapshot, in memory (for small snapshots and tests). */
+export async function readWholeSnapshot(reader: SnapshotReader): Promise<Uint8Array[]> {
+  return collectSnapshot(readerChunks(reader));
 }
 
 /**

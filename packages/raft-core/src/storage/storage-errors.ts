@@ -34,8 +34,8 @@ export class StorageError extends Error {
   }
 }
 
-/** Which kind of stored record failed verification. */
-export type CorruptRecord = "entry" | "hard-state" | "metadata";
+/** Which kind of stored record failed verification ("snapshot": the snapshot record or its data file). */
+export type CorruptRecord = "entry" | "hard-state" | "metadata" | "snapshot";
 
 /**
  * A record on disk is damaged or the log breaks an invariant (a gap, decreasing terms, a commit
@@ -43,7 +43,7 @@ export type CorruptRecord = "entry" | "hard-state" | "metadata";
  */
 export class StorageCorruptionError extends StorageError {
   readonly record: CorruptRecord;
-  /** Log index of the damaged entry; undefined for the hard state and the metadata. */
+  /** Log index of the damaged entry, or the snapshot's index; undefined for the hard state and the metadata. */
   readonly index: number | undefined;
   /** What the operator should do. */
   readonly remedy = CORRUPTION_REMEDY;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isRaftError } from "../../src/runtime/errors.js";
-import { createCluster, track } from "./helpers.js";
+import { command, createCluster, track } from "./helpers.js";
 
 /** a, b, c are the voters; d runs but knows only a, b, c until it is added. */
 async function clusterWithSpare() {
@@ -25,6 +25,25 @@ describe("membership and leadership transfer through RaftServer (thesis §3.10, 
     expect(done.state).toBe("resolved");
     expect(cluster.nodes.b.server.status().role).toBe("leader");
     expect(cluster.nodes.a.server.status().role).toBe("follower");
+    await cluster.stopAll();
+  });
+
+  it("proposals made on the old leader during a transfer are held, then applied through the new leader (thesis §3.10)", async () => {
+    const cluster = await createCluster(["a", "b", "c"]);
+    await cluster.elect("a");
+    // Start the transfer and propose in the same turn, before the target has taken over.
+    const done = track(cluster.nodes.a.server.transferLeadership("b"));
+    const calls = ["h1", "h2", "h3"].map((text) => track(cluster.nodes.a.server.propose(command(text))));
+    expect(
+      await cluster.waitFor(() => done.state !== "pending" && calls.every((c) => c.state !== "pending"), 2_000),
+    ).toBe(true);
+    expect(done.state).toBe("resolved");
+    // Each caller gets its real result (the state machine's count), not OUTCOME_UNKNOWN.
+    expect(calls.map((c) => c.state)).toEqual(["resolved", "resolved", "resolved"]);
+    for (const id of ["a", "b", "c"]) {
+      expect(await cluster.waitFor(() => cluster.nodes[id].stateMachine.commands.includes("h3"))).toBe(true);
+      expect(cluster.nodes[id].stateMachine.commands.filter((c) => c.startsWith("h"))).toEqual(["h1", "h2", "h3"]);
+    }
     await cluster.stopAll();
   });
 

@@ -11,12 +11,16 @@ import { RaftServer } from "../../src/runtime/raft-server.js";
 import type { RaftServerOptions } from "../../src/runtime/server-options.js";
 import type { StateMachine } from "../../src/runtime/state-machine.js";
 import type { Transport, TransportHandler } from "../../src/runtime/transport.js";
+import { crc32cUpdate } from "../../src/storage/crc32c.js";
+import { collectSnapshot } from "../../src/storage/snapshot.js";
 import {
   EMPTY_HARD_STATE,
   type PersistedState,
+  type SnapshotChunks,
+  type SnapshotReader,
+  type SnapshotStaging,
   type Storage,
   type StorageWrite,
-  type StoredSnapshot,
 } from "../../src/storage/storage.js";
 
 /** Lets every queued microtask (and those they queue) run: Node drains them before the check phase. */
@@ -250,9 +254,11 @@ export class TestStorage implements Storage {
  * meta and the entries after it.
  */
 export class SnapshotTestStorage extends TestStorage {
-  snapshot: StoredSnapshot | undefined;
+  snapshot: { readonly meta: SnapshotMeta; readonly data: Uint8Array } | undefined;
   saves = 0;
   installs = 0;
+  /** Readers opened and not yet closed. */
+  openReaders = 0;
   /** `compactTo` of every save, in order. */
   readonly compactions: number[] = [];
 
@@ -269,7 +275,8 @@ export class SnapshotTestStorage extends TestStorage {
   /** When set, every later snapshot save and install rejects with it. */
   snapshotFailure: Error | undefined;
 
-  async saveSnapshot(meta: SnapshotMeta, data: readonly Uint8Array[], compactTo: number): Promise<void> {
+  async saveSnapshot(meta: SnapshotMeta, data: SnapshotChunks, compactTo: number): Promise<void> {
+    const chunks = await collectSnapshot(data);
     if (this.snapshotFailure !== undefined) throw this.snapshotFailure;
     if (compactTo > meta.index) throw new Error(`compactTo ${compactTo} is past the snapshot ${meta.index}`);
     if (this.snapshot !== undefined && meta.index <= this.snapshot.meta.index) {
@@ -277,20 +284,71 @@ export class SnapshotTestStorage extends TestStorage {
     }
     this.saves++;
     this.compactions.push(compactTo);
-    this.snapshot = { meta, data: data.map((chunk) => chunk.slice()) };
+    this.snapshot = { meta, data: concatBytes(chunks) };
     this.entries = this.entries.filter((e) => e.index > compactTo);
   }
 
-  async installSnapshot(meta: SnapshotMeta, data: readonly Uint8Array[]): Promise<void> {
+  async stageSnapshot(meta: SnapshotMeta): Promise<SnapshotStaging> {
+    const parts: Uint8Array[] = [];
+    let bytes = 0;
+    let crc = 0;
+    return {
+      meta,
+      get bytes() {
+        return bytes;
+      },
+      get checksum() {
+        return crc;
+      },
+      parts,
+      append: async (chunk: Uint8Array) => {
+        parts.push(chunk.slice());
+        bytes += chunk.length;
+        crc = crc32cUpdate(crc, chunk);
+      },
+      discard: async () => {
+        parts.length = 0;
+      },
+    } as SnapshotStaging;
+  }
+
+  async installSnapshot(staging: SnapshotStaging): Promise<void> {
     if (this.snapshotFailure !== undefined) throw this.snapshotFailure;
     this.installs++;
-    this.snapshot = { meta, data: data.map((chunk) => chunk.slice()) };
+    const parts = (staging as SnapshotStaging & { parts: Uint8Array[] }).parts;
+    this.snapshot = { meta: staging.meta, data: concatBytes(parts) };
     this.entries = [];
   }
 
-  async loadSnapshot(): Promise<StoredSnapshot | undefined> {
-    return this.snapshot;
+  async openSnapshot(): Promise<SnapshotReader | undefined> {
+    const snapshot = this.snapshot;
+    if (snapshot === undefined) return undefined;
+    this.openReaders++;
+    let open = true;
+    return {
+      meta: snapshot.meta,
+      bytes: snapshot.data.length,
+      checksum: crc32cUpdate(0, snapshot.data),
+      read: async (offset, maxBytes) => {
+        if (!open) throw new Error("read after close");
+        return snapshot.data.slice(offset, offset + maxBytes);
+      },
+      close: async () => {
+        if (open) this.openReaders--;
+        open = false;
+      },
+    };
   }
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 const decoder = new TextDecoder();
@@ -342,14 +400,9 @@ export class ListStateMachine implements StateMachine<number> {
     return chunks;
   }
 
-  restore(meta: SnapshotMeta, data: readonly Uint8Array[]): void {
+  async restore(meta: SnapshotMeta, data: AsyncIterable<Uint8Array>): Promise<void> {
     this.restores++;
-    const whole = new Uint8Array(data.reduce((n, chunk) => n + chunk.length, 0));
-    let at = 0;
-    for (const chunk of data) {
-      whole.set(chunk, at);
-      at += chunk.length;
-    }
+    const whole = concatBytes(await collectSnapshot(data));
     const state = JSON.parse(decoder.decode(whole)) as { applied: number; commands: string[] };
     if (state.applied !== meta.index) throw new Error(`snapshot data is at ${state.applied}, meta at ${meta.index}`);
     this.lastApplied = meta.index;

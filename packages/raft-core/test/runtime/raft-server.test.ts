@@ -532,6 +532,58 @@ describe("RaftServer: lifecycle", () => {
     expect(() => new RaftServer({ ...base, electionTicks: 2, heartbeatTicks: 3 })).toThrow(/heartbeatTicks/);
   });
 
+  test("a Ready that only moves the commit index costs no write; the commit rides on the next write (thesis Fig. 3.1)", async () => {
+    const cluster = await createCluster(["a"]);
+    const { server, storage } = cluster.nodes.a;
+    await cluster.elect("a");
+    await cluster.waitFor(() => server.status().commit >= 1);
+    const before = storage.writes;
+    await server.propose(command("one"));
+    // One synced write for the entry; its commit needed none of its own.
+    expect(storage.writes - before).toBe(1);
+    expect(server.status().commit).toBe(2);
+    expect(storage.hardState.commit).toBeLessThan(2);
+    await server.propose(command("two"));
+    // The next write carried the commit index reached before it.
+    expect(storage.writes - before).toBe(2);
+    expect(storage.hardState.commit).toBeGreaterThanOrEqual(2);
+    // A term or vote change is never deferred: the stored term is the current term.
+    expect(storage.hardState.term).toBe(server.status().term);
+    await cluster.stopAll();
+  });
+
+  test("a durable state machine ahead of the stored commit index is not handed its entries again", async () => {
+    const cluster = await createCluster(["a"]);
+    const { server, storage, stateMachine } = cluster.nodes.a;
+    await cluster.elect("a");
+    for (const text of ["x", "y", "z"]) await server.propose(command(text));
+    await server.stop();
+    // The lazily written commit lags what the (durable) state machine applied.
+    expect(storage.hardState.commit).toBeLessThan(stateMachine.appliedIndex());
+    const applyCalls = stateMachine.appliedEntries.length;
+    storage.closed = false;
+    const restarted = new RaftServer<number>({
+      id: "a",
+      clusterId: "test",
+      voters: ["a"],
+      clock: cluster.clock,
+      random: new SeededRandom(5),
+      storage,
+      transport: cluster.network.transport("a"),
+      stateMachine, // keeps its state: a durable state machine after a restart
+      tickMs: 10,
+      electionTicks: 10,
+      heartbeatTicks: 2,
+    });
+    await restarted.start();
+    expect(restarted.status().commit).toBeGreaterThanOrEqual(stateMachine.appliedIndex());
+    await cluster.waitFor(() => restarted.status().role === "leader", 1_000);
+    await restarted.propose(command("after"));
+    expect(stateMachine.commands).toEqual(["x", "y", "z", "after"]);
+    expect(stateMachine.appliedEntries.length - applyCalls).toBe(2); // the new no-op and "after"
+    await restarted.stop();
+  });
+
   test("a restarted node re-applies committed entries and keeps serving", async () => {
     const cluster = await createCluster(["a"]);
     const { server, storage } = cluster.nodes.a;

@@ -1,16 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { validateMessage, validateSnapshotChunk } from "../../src/core/message-validation.js";
+import {
+  validateMessage,
+  validateSnapshotChunk,
+  validateSnapshotChunkResponse,
+} from "../../src/core/message-validation.js";
 import { RaftCore } from "../../src/core/raft-core.js";
-import type { Message, SnapshotChunk, SnapshotMeta } from "../../src/core/types.js";
+import type { Message, SnapshotChunk, SnapshotChunkResponse, SnapshotMeta } from "../../src/core/types.js";
 import { CompactionPolicy } from "../../src/runtime/compaction-policy.js";
 import { SnapshotReceiver } from "../../src/runtime/snapshot-receiver.js";
-import { pinSnapshot, SnapshotSender } from "../../src/runtime/snapshot-sender.js";
+import { FINISHED_SEND_LINGER_MS, SnapshotSender } from "../../src/runtime/snapshot-sender.js";
+import { crc32cUpdate } from "../../src/storage/crc32c.js";
+import type { SnapshotReader, SnapshotStaging } from "../../src/storage/storage.js";
 import { ManualClock, SeededRandom } from "./helpers.js";
 
 const META: SnapshotMeta = { index: 40, term: 3, config: { voters: ["a", "b", "c"], outgoing: [], learners: [] } };
 
 function bytesOf(length: number, start = 0): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (start + i) & 0xff);
+}
+
+function crc32c(data: Uint8Array): number {
+  return crc32cUpdate(0, data);
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
@@ -23,11 +33,40 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** A sender whose transport records chunks and whose pauses post to a list, as the server's inbox would. */
+/** An in-memory snapshot reader over `data`, recording reads and whether it was closed. */
+function fakeReader(meta: SnapshotMeta, data: Uint8Array) {
+  const reads: [number, number][] = [];
+  let closed = false;
+  const reader: SnapshotReader & { reads: [number, number][]; readonly closed: boolean } = {
+    meta,
+    bytes: data.length,
+    checksum: crc32c(data),
+    reads,
+    get closed() {
+      return closed;
+    },
+    read: async (offset, maxBytes) => {
+      if (closed) throw new Error("read after close");
+      reads.push([offset, maxBytes]);
+      return data.slice(offset, offset + maxBytes);
+    },
+    close: async () => {
+      closed = true;
+    },
+  };
+  return reader;
+}
+
+/**
+ * A sender whose transport records chunks and whose timer and read completions are queued as the
+ * server's inbox would; `drain()` feeds queued read completions back until none is left.
+ */
 function sender(options: { chunkBytes: number; burstBytes: number }) {
   const clock = new ManualClock();
   const sent: SnapshotChunk[] = [];
-  const resumes: { to: string; sendId: number }[] = [];
+  const timers: { to: string; sendId: number }[] = [];
+  const readsDone: { to: string; sendId: number; offset: number; data: Uint8Array }[] = [];
+  const failures: unknown[] = [];
   const s = new SnapshotSender({
     selfId: "a",
     clusterId: "test",
@@ -40,71 +79,143 @@ function sender(options: { chunkBytes: number; burstBytes: number }) {
     chunkBytes: options.chunkBytes,
     burstBytes: options.burstBytes,
     pauseMs: 10,
-    onPauseOver: (to, sendId) => resumes.push({ to, sendId }),
+    onTimer: (to, sendId) => timers.push({ to, sendId }),
+    onReadDone: (to, sendId, offset, data) => readsDone.push({ to, sendId, offset, data }),
+    onReadFailed: (error) => failures.push(error),
   });
-  return { clock, sent, resumes, sender: s };
+  /** Delivers read completions (as the inbox would) until quiet; returns the last progress. */
+  const drain = async (): Promise<string | undefined> => {
+    let last: string | undefined;
+    for (;;) {
+      await flushPromises();
+      const done = readsDone.shift();
+      if (done === undefined) return last;
+      last = s.onRead(done.to, done.sendId, done.offset, done.data);
+    }
+  };
+  return { clock, sent, timers, failures, sender: s, drain };
+}
+
+/** Lets every settled promise chain run (a macrotask comes after all pending microtasks). */
+async function flushPromises(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 describe("SnapshotSender", () => {
-  it("cuts the data into chunks of at most chunkBytes across stored chunk boundaries, every chunk with the checksum", () => {
-    const data = [bytesOf(5), bytesOf(0), bytesOf(12, 5), bytesOf(3, 17)];
-    const pinned = pinSnapshot({ meta: META, data });
-    const { sent, sender: s } = sender({ chunkBytes: 7, burstBytes: 1000 });
-    expect(s.start("b", 4, pinned)).toBe("done");
+  it("reads and sends chunks of at most chunkBytes, every chunk with the checksum, the last one marked", async () => {
+    const data = bytesOf(20);
+    const reader = fakeReader(META, data);
+    const { sent, sender: s, drain } = sender({ chunkBytes: 7, burstBytes: 1000 });
+    expect(s.start("b", 4, reader)).toBe("sending");
+    expect(await drain()).toBe("done");
     expect(sent.map((c) => [c.offset, c.data.length, c.last])).toEqual([
       [0, 7, false],
       [7, 7, false],
       [14, 6, true],
     ]);
-    expect(concat(sent.map((c) => c.data))).toEqual(concat(data));
-    expect(new Set(sent.map((c) => c.checksum))).toEqual(new Set([pinned.checksum]));
+    expect(concat(sent.map((c) => c.data))).toEqual(data);
+    expect(new Set(sent.map((c) => c.checksum))).toEqual(new Set([reader.checksum]));
     expect(sent.every((c) => c.term === 4 && c.to === "b" && c.from === "a" && c.meta === META)).toBe(true);
     expect(sent.every((c) => validateSnapshotChunk(c) === undefined)).toBe(true);
+    // Memory stays at one chunk: every read asked for at most chunkBytes.
+    expect(reader.reads.every(([, max]) => max <= 7)).toBe(true);
     expect(s.activeCount).toBe(0);
   });
 
-  it("sends an empty snapshot as one empty last chunk", () => {
+  it("sends an empty snapshot as one empty last chunk without reading", () => {
     const { sent, sender: s } = sender({ chunkBytes: 8, burstBytes: 8 });
-    expect(s.start("b", 1, pinSnapshot({ meta: META, data: [] }))).toBe("done");
+    const reader = fakeReader(META, new Uint8Array(0));
+    expect(s.start("b", 1, reader)).toBe("done");
     expect(sent.map((c) => [c.offset, c.data.length, c.last])).toEqual([[0, 0, true]]);
+    expect(reader.reads).toEqual([]);
   });
 
   it("pauses after each burst and continues only when resumed with the current send id", async () => {
-    const { clock, sent, resumes, sender: s } = sender({ chunkBytes: 10, burstBytes: 20 });
-    const pinned = pinSnapshot({ meta: META, data: [bytesOf(55)] });
-    expect(s.start("b", 2, pinned)).toBe("paused");
+    const { clock, sent, timers, sender: s, drain } = sender({ chunkBytes: 10, burstBytes: 20 });
+    s.start("b", 2, fakeReader(META, bytesOf(55)));
+    expect(await drain()).toBe("paused");
     expect(sent).toHaveLength(2);
-    expect(resumes).toEqual([]);
     await clock.advance(10);
-    expect(resumes).toHaveLength(1);
-    const { to, sendId } = resumes[0];
+    expect(timers).toHaveLength(1);
+    const { to, sendId } = timers[0];
     expect(s.resume(to, sendId + 1)).toBe("stale");
-    expect(s.resume(to, sendId)).toBe("paused");
+    expect(s.resume(to, sendId)).toBe("sending");
+    expect(await drain()).toBe("paused");
     expect(sent).toHaveLength(4);
     await clock.advance(10);
-    expect(s.resume("b", resumes[1].sendId)).toBe("done");
+    expect(s.resume("b", timers[1].sendId)).toBe("sending");
+    expect(await drain()).toBe("done");
     expect(sent.map((c) => c.offset)).toEqual([0, 10, 20, 30, 40, 50]);
     expect(sent.at(-1)?.last).toBe(true);
   });
 
-  it("a newer send to the same peer aborts the older one; a pinned snapshot is shared while it is being sent", async () => {
-    const { clock, sent, resumes, sender: s } = sender({ chunkBytes: 10, burstBytes: 10 });
-    const old = pinSnapshot({ meta: META, data: [bytesOf(30)] });
-    expect(s.start("b", 2, old)).toBe("paused");
-    expect(s.start("c", 2, old)).toBe("paused");
+  it("resumes from the offset a follower reports after a lost chunk, also after the send finished", async () => {
+    const data = bytesOf(40);
+    const { clock, sent, timers, sender: s, drain } = sender({ chunkBytes: 10, burstBytes: 1000 });
+    const reader = fakeReader(META, data);
+    s.start("b", 4, reader);
+    expect(await drain()).toBe("done");
+    expect(sent.map((c) => c.offset)).toEqual([0, 10, 20, 30]);
+    // The chunk at 10 was lost: the follower holds 10 bytes and says so.
+    const response = {
+      type: "snapChunkResp" as const,
+      from: "b",
+      to: "a",
+      term: 4,
+      clusterId: "test",
+      meta: META,
+      checksum: reader.checksum,
+      offset: 10,
+    };
+    expect(s.onResponse({ ...response, checksum: reader.checksum ^ 1 })).toBe(false);
+    expect(s.onResponse({ ...response, term: 3 })).toBe(false);
+    expect(s.onResponse(response)).toBe(true);
+    await clock.advance(10);
+    expect(s.resume("b", timers.at(-1)?.sendId ?? -1)).toBe("sending");
+    expect(await drain()).toBe("done");
+    expect(sent.map((c) => c.offset)).toEqual([0, 10, 20, 30, 10, 20, 30]);
+    expect(reader.closed).toBe(false);
+    // A finished send lingers for resume requests, then lets its reader go.
+    await clock.advance(FINISHED_SEND_LINGER_MS);
+    expect(s.resume("b", timers.at(-1)?.sendId ?? -1)).toBe("stale");
+    await flushPromises();
+    expect(reader.closed).toBe(true);
+  });
+
+  it("a newer send to the same peer aborts the older one; a reader is shared (pinned) until its last send ends", async () => {
+    const { clock, sent, timers, sender: s, drain } = sender({ chunkBytes: 10, burstBytes: 10 });
+    const old = fakeReader(META, bytesOf(30));
+    s.start("b", 2, old);
+    s.start("c", 2, old);
+    await drain();
     expect(s.pinned(META)).toBe(old);
-    const newer = pinSnapshot({ meta: { ...META, index: 60 }, data: [bytesOf(5)] });
-    expect(s.start("b", 2, newer)).toBe("done");
+    const newer = fakeReader({ ...META, index: 60 }, bytesOf(5));
+    s.start("b", 2, newer);
+    await drain();
+    await flushPromises();
+    expect(old.closed).toBe(false); // c still sends it
     await clock.advance(10);
     // The pause timer of b's aborted send was cancelled: only c resumes.
-    expect(resumes.map((r) => r.to)).toEqual(["c"]);
+    expect(timers.map((r) => r.to)).toEqual(["c"]);
     expect(sent.filter((c) => c.to === "b").map((c) => [c.meta.index, c.offset])).toEqual([
       [40, 0],
       [60, 0],
     ]);
     s.abortAll();
+    await flushPromises();
+    expect(old.closed).toBe(true);
+    expect(newer.closed).toBe(true);
     expect(s.activeCount).toBe(0);
     expect(s.pinned(META)).toBeUndefined();
+  });
+
+  it("a failed read is reported (fatal for the server) and the send ends", async () => {
+    const { sender: s, failures } = sender({ chunkBytes: 10, burstBytes: 10 });
+    const reader = fakeReader(META, bytesOf(30));
+    const broken: SnapshotReader = { ...reader, read: async () => Promise.reject(new Error("EIO")) };
+    s.start("b", 2, broken);
+    await flushPromises();
+    expect(failures.map(String)).toEqual(["Error: EIO"]);
   });
 });
 
@@ -130,62 +241,160 @@ function chunk(
   };
 }
 
-/** The chunks a sender makes for `data`, to feed a receiver. */
+/** The chunks of `data` as a sender would cut them. */
 function chunksFor(data: Uint8Array, chunkBytes: number): SnapshotChunk[] {
-  const { sent, sender: s } = sender({ chunkBytes, burstBytes: 1 << 20 });
-  s.start("b", 4, pinSnapshot({ meta: META, data: [data] }));
-  return sent;
+  const checksum = crc32c(data);
+  const out: SnapshotChunk[] = [];
+  for (let offset = 0; offset < data.length; offset += chunkBytes) {
+    const piece = data.slice(offset, offset + chunkBytes);
+    out.push(chunk(offset, piece, offset + chunkBytes >= data.length, checksum));
+  }
+  return out;
+}
+
+/** An in-memory staging that records appends; `gate` can hold appends to model a slow disk. */
+function memoryStaging(meta: SnapshotMeta) {
+  const parts: Uint8Array[] = [];
+  let discarded = false;
+  let bytes = 0;
+  let crc = 0;
+  const staging: SnapshotStaging & { parts: Uint8Array[]; readonly discarded: boolean } = {
+    meta,
+    parts,
+    get bytes() {
+      return bytes;
+    },
+    get checksum() {
+      return crc;
+    },
+    get discarded() {
+      return discarded;
+    },
+    append: async (data) => {
+      parts.push(data.slice());
+      bytes += data.length;
+      crc = crc32cUpdate(crc, data);
+    },
+    discard: async () => {
+      discarded = true;
+    },
+  };
+  return staging;
+}
+
+function receiver(maxBufferedBytes = 1 << 20) {
+  const stagings: ReturnType<typeof memoryStaging>[] = [];
+  const responses: SnapshotChunkResponse[] = [];
+  const staged: number[] = [];
+  const failures: unknown[] = [];
+  const r = new SnapshotReceiver({
+    selfId: "b",
+    clusterId: "test",
+    stage: async (meta) => {
+      const staging = memoryStaging(meta);
+      stagings.push(staging);
+      return staging;
+    },
+    send: (m) => responses.push(m),
+    onStaged: (id) => staged.push(id),
+    onFailure: (e) => failures.push(e),
+    maxBufferedBytes,
+  });
+  return { receiver: r, stagings, responses, staged, failures };
 }
 
 describe("SnapshotReceiver", () => {
-  it("assembles in-order chunks and verifies the checksum of the whole", () => {
+  it("stages in-order chunks, verifies the checksum of the whole, and hands the staging over", async () => {
     const data = bytesOf(25);
-    const receiver = new SnapshotReceiver();
-    const outcomes = chunksFor(data, 10).map((c) => receiver.accept(c));
-    expect(outcomes.slice(0, -1).map((o) => o.kind)).toEqual(["accepted", "accepted"]);
-    const last = outcomes.at(-1);
-    expect(last?.kind).toBe("complete");
-    if (last?.kind !== "complete") return;
-    expect(concat(last.snapshot.data)).toEqual(data);
-    expect(last.snapshot).toMatchObject({ from: "a", term: 4, meta: META });
-    expect(receiver.bufferedBytes).toBe(0);
+    const { receiver: r, stagings, staged } = receiver();
+    const outcomes = chunksFor(data, 10).map((c) => r.accept(c).kind);
+    expect(outcomes).toEqual(["accepted", "accepted", "staging"]);
+    await flushPromises();
+    expect(staged).toHaveLength(1);
+    const received = r.take(staged[0]);
+    expect(received?.meta).toEqual(META);
+    expect(received?.from).toBe("a");
+    expect(concat(stagings[0].parts)).toEqual(data);
+    expect(r.take(staged[0])).toBeUndefined(); // taken once
   });
 
-  it("drops a snapshot whose checksum does not match (a corrupted chunk)", () => {
-    const chunks = chunksFor(bytesOf(25), 10);
-    const corrupt = { ...chunks[1], data: chunks[1].data.slice() };
-    corrupt.data[3] ^= 1;
-    const receiver = new SnapshotReceiver();
-    receiver.accept(chunks[0]);
-    receiver.accept(corrupt);
-    const outcome = receiver.accept(chunks[2]);
-    expect(outcome).toMatchObject({ kind: "dropped", reason: expect.stringMatching(/checksum mismatch/) });
-    expect(receiver.corruptSnapshots).toBe(1);
+  it("drops a snapshot whose checksum does not match (a corrupted chunk) and deletes its staging", async () => {
+    const chunks = chunksFor(bytesOf(20), 10);
+    const { receiver: r, stagings, staged } = receiver();
+    r.accept(chunks[0]);
+    const flipped = chunks[1].data.slice();
+    flipped[0] ^= 1;
+    expect(r.accept({ ...chunks[1], data: flipped }).kind).toBe("dropped");
+    await flushPromises();
+    expect(r.corruptSnapshots).toBe(1);
+    expect(staged).toEqual([]);
+    expect(stagings[0].discarded).toBe(true);
   });
 
-  it("a gap discards the assembly; the rest of that attempt is ignored; offset 0 restarts", () => {
-    const chunks = chunksFor(bytesOf(40), 10);
-    const receiver = new SnapshotReceiver();
-    receiver.accept(chunks[0]);
-    expect(receiver.accept(chunks[2])).toMatchObject({ kind: "dropped", reason: expect.stringMatching(/^gap/) });
-    expect(receiver.accept(chunks[3])).toMatchObject({ kind: "dropped" });
-    expect(receiver.bufferedBytes).toBe(0);
-    const retry = chunks.map((c) => receiver.accept(c));
-    expect(retry.at(-1)?.kind).toBe("complete");
-    expect(receiver.chunksDropped).toBe(2);
+  it("keeps what it has after a gap and asks once to resume from there; the resent chunks complete it", async () => {
+    const data = bytesOf(40);
+    const chunks = chunksFor(data, 10);
+    const { receiver: r, stagings, responses, staged } = receiver();
+    r.accept(chunks[0]);
+    // chunks[1] lost; the rest of the burst arrives.
+    expect(r.accept(chunks[2]).kind).toBe("dropped");
+    expect(r.accept(chunks[3]).kind).toBe("dropped");
+    expect(responses.map((m) => [m.type, m.offset, m.to, m.checksum])).toEqual([
+      ["snapChunkResp", 10, "a", chunks[0].checksum],
+    ]);
+    expect(validateSnapshotChunkResponse(responses[0])).toBeUndefined();
+    for (const c of chunks.slice(1)) r.accept(c);
+    await flushPromises();
+    expect(staged).toHaveLength(1);
+    expect(concat(stagings[0].parts)).toEqual(data);
+    expect(stagings).toHaveLength(1); // the same staging throughout: nothing was received twice
   });
 
-  it("ignores duplicates and chunks of another snapshot without losing the assembly", () => {
+  it("a leader starting the same snapshot over is told how much is already held", () => {
     const chunks = chunksFor(bytesOf(30), 10);
-    const receiver = new SnapshotReceiver();
-    receiver.accept(chunks[0]);
-    receiver.accept(chunks[1]);
-    expect(receiver.accept(chunks[1]).kind).toBe("dropped");
-    expect(receiver.accept({ ...chunks[2], term: 3 }).kind).toBe("dropped");
-    expect(receiver.accept({ ...chunks[2], meta: { ...META, index: 41 } }).kind).toBe("dropped");
-    expect(receiver.accept({ ...chunks[2], from: "c" }).kind).toBe("dropped");
-    expect(receiver.bufferedBytes).toBe(20);
-    expect(receiver.accept(chunks[2]).kind).toBe("complete");
+    const { receiver: r, responses } = receiver();
+    r.accept(chunks[0]);
+    r.accept(chunks[1]);
+    expect(r.accept(chunks[0]).kind).toBe("dropped");
+    expect(responses.map((m) => m.offset)).toEqual([20]);
+  });
+
+  it("a new snapshot at offset 0 replaces the assembly and discards the old staging; stray chunks are ignored", async () => {
+    const { receiver: r, stagings } = receiver();
+    const first = chunksFor(bytesOf(30), 10);
+    r.accept(first[0]);
+    const other = chunksFor(bytesOf(30, 7), 10).map((c) => ({ ...c, meta: { ...META, index: 50 } }));
+    expect(r.accept(other[1]).kind).toBe("dropped"); // not at 0, no assembly of it
+    r.accept(other[0]);
+    await flushPromises();
+    expect(stagings).toHaveLength(2);
+    expect(stagings[0].discarded).toBe(true);
+    expect(r.accept(first[1]).kind).toBe("dropped");
+  });
+
+  it("refuses chunks beyond its buffer while the disk is slow, keeping memory bounded", () => {
+    const chunks = chunksFor(bytesOf(40), 10);
+    const { receiver: r } = receiver(15);
+    expect(r.accept(chunks[0]).kind).toBe("accepted");
+    // The staging's appends have not run yet (no await): 10 bytes are buffered.
+    expect(r.bufferedBytes).toBe(10);
+    expect(r.accept(chunks[1])).toEqual({ kind: "dropped", reason: expect.stringMatching(/buffer full/) });
+  });
+
+  it("a staging failure is reported (fatal) and the assembly ends", async () => {
+    const failures: unknown[] = [];
+    const r = new SnapshotReceiver({
+      selfId: "b",
+      clusterId: "test",
+      stage: async () => Promise.reject(new Error("ENOSPC")),
+      send: () => undefined,
+      onStaged: () => undefined,
+      onFailure: (e) => failures.push(e),
+      maxBufferedBytes: 1 << 20,
+    });
+    r.accept(chunksFor(bytesOf(5), 10)[0]);
+    await flushPromises();
+    expect(failures.map(String)).toEqual(["Error: ENOSPC"]);
   });
 });
 
@@ -222,11 +431,26 @@ describe("snapChunk validation", () => {
 describe("CompactionPolicy", () => {
   it("is due every `everyEntries` applied entries past the last snapshot; 0 is off", () => {
     const policy = new CompactionPolicy(20, 5);
-    expect(policy.isDue(19, 0)).toBe(false);
-    expect(policy.isDue(20, 0)).toBe(true);
-    expect(policy.isDue(39, 20)).toBe(false);
-    expect(policy.isDue(40, 20)).toBe(true);
-    expect(new CompactionPolicy(0, 5).isDue(1_000, 0)).toBe(false);
+    expect(policy.isDue(19, 0, 0)).toBe(false);
+    expect(policy.isDue(20, 0, 0)).toBe(true);
+    expect(policy.isDue(39, 20, 0)).toBe(false);
+    expect(policy.isDue(40, 20, 0)).toBe(true);
+    expect(new CompactionPolicy(0, 5).isDue(1_000, 0, 1 << 30)).toBe(false);
+  });
+
+  it("is also due after `everyBytes` bytes of applied entry data, whichever limit comes first", () => {
+    const policy = new CompactionPolicy(100, 5, 1_000);
+    expect(policy.isDue(10, 0, 999)).toBe(false);
+    expect(policy.isDue(10, 0, 1_000)).toBe(true);
+    expect(policy.isDue(10, 10, 5_000)).toBe(false); // nothing applied past the snapshot
+    expect(new CompactionPolicy(0, 5, 1_000).isDue(3, 0, 1_000)).toBe(true);
+  });
+
+  it("never compacts past what a lazily flushing state machine made durable", () => {
+    const policy = new CompactionPolicy(20, 5);
+    expect(policy.compactionIndex(40, 0, 30)).toBe(30);
+    expect(policy.compactionIndex(40, 0, 100)).toBe(35);
+    expect(policy.compactionIndex(40, 32, 30)).toBe(32); // never back
   });
 
   it("compacts to the snapshot minus the trailing window, never back and never past the snapshot", () => {

@@ -104,6 +104,39 @@ describe("RaftServer snapshots and compaction", () => {
     await cluster.stopAll();
   });
 
+  test("regression (hashicorp/raft #212, #697): a follower far behind catches up while the leader keeps compacting", async () => {
+    // The leader snapshots every 5 entries and keeps no trailing window, so whatever snapshot the
+    // follower installs is already older than the leader's log start by the time it asks for more.
+    const cluster = await createCluster(["a", "b", "c"], {
+      seed: 7,
+      overrides: { snapshotEveryEntries: 5, snapshotTrailingEntries: 0, snapshotChunkBytes: 64 },
+      snapshotStorage: true,
+    });
+    await cluster.elect("a");
+    cluster.network.isolate("c");
+    await proposeMany(cluster, "a", 150, "old");
+    cluster.network.heal();
+    // Load keeps coming while c catches up: 30 rounds of 10 proposals, compacting all along.
+    const c = cluster.nodes.c;
+    let caughtUpDuringLoad = false;
+    for (let round = 0; round < 30; round++) {
+      await proposeMany(cluster, "a", 10, `load${round}-`);
+      // Following closely (within the last two rounds of load) after a snapshot install, while the
+      // leader's log start keeps moving: the follower is no longer in a snapshot loop.
+      const leader = cluster.nodes.a.server.status();
+      const follower = c.server.status();
+      if (follower.snapshotsReceived > 0 && leader.lastIndex - follower.stateMachineApplied <= 20) {
+        caughtUpDuringLoad = true;
+      }
+    }
+    expect(caughtUpDuringLoad).toBe(true);
+    expect(await cluster.waitFor(() => caughtUp(cluster, "a", ["a", "b", "c"]))).toBe(true);
+    expect(c.stateMachine.commands).toEqual(cluster.nodes.a.stateMachine.commands);
+    // Not an endless loop of installs: a handful of snapshots, then ordinary appends.
+    expect(c.server.status().snapshotsReceived).toBeLessThanOrEqual(5);
+    await cluster.stopAll();
+  });
+
   test("a node restarted from storage with a snapshot restores it and applies only the entries after it", async () => {
     const cluster = await snapshotCluster(3);
     await cluster.elect("a");
@@ -171,28 +204,37 @@ describe("RaftServer snapshots and compaction", () => {
     await cluster.stopAll();
   });
 
-  test("a lost chunk discards the assembly; the leader retries and the follower converges", async () => {
+  test("a lost chunk is resent from where the follower stopped, not from the start (resumable transfer)", async () => {
     const cluster = await snapshotCluster(6);
     await cluster.elect("a");
     cluster.network.isolate("c");
     await proposeMany(cluster, "a", 100);
     let seen = 0;
-    let lost = 0;
+    let lostAt: { index: number; offset: number } | undefined;
+    const offsets: string[] = [];
+    const resumes: number[] = [];
     cluster.network.intercept = (message: Message) => {
+      if (message.type === "snapChunkResp" && message.to === "a") resumes.push(message.offset);
       if (message.type !== "snapChunk" || message.to !== "c") return message;
       seen++;
       if (seen === 3) {
-        lost++;
+        lostAt = { index: message.meta.index, offset: message.offset };
         return undefined;
       }
+      offsets.push(`${message.meta.index}@${message.offset}`);
       return message;
     };
     cluster.network.heal();
     expect(await cluster.waitFor(() => caughtUp(cluster, "a", ["a", "b", "c"]))).toBe(true);
     const c = cluster.nodes.c;
-    expect(lost).toBe(1);
+    expect(lostAt).toBeDefined();
+    const { index, offset } = lostAt as { index: number; offset: number };
     expect(c.logger.lines.some((l) => String(l.fields.reason).startsWith("gap"))).toBe(true);
-    expect(cluster.nodes.a.server.status().snapshotsSent).toBeGreaterThanOrEqual(2);
+    // The follower asked to resume at the lost chunk, and the leader resent from there: the
+    // snapshot's first chunk went out once, the lost one arrived on the second try.
+    expect(resumes).toContain(offset);
+    expect(offsets.filter((o) => o === `${index}@0`)).toHaveLength(1);
+    expect(offsets.filter((o) => o === `${index}@${offset}`)).toHaveLength(1);
     expect(c.server.status().snapshotsReceived).toBeGreaterThanOrEqual(1);
     expect(c.stateMachine.commands).toEqual(cluster.nodes.a.stateMachine.commands);
     await cluster.stopAll();
@@ -266,9 +308,14 @@ describe("RaftServer snapshots: ordering with applies and failures", () => {
   });
 
   test("a state machine whose snapshot() is asynchronous is snapshotted too", async () => {
+    /** Resolves to an async stream of the chunks: the streaming form of the seam. */
     class AsyncSnapshots extends ListStateMachine {
       override snapshot(): readonly Uint8Array[] {
-        return Promise.resolve(super.snapshot()) as unknown as readonly Uint8Array[];
+        const chunks = super.snapshot();
+        async function* stream(): AsyncGenerator<Uint8Array> {
+          for (const chunk of chunks) yield chunk;
+        }
+        return Promise.resolve(stream()) as unknown as readonly Uint8Array[];
       }
     }
     const cluster = await createCluster(["a"], {
@@ -317,10 +364,21 @@ describe("RaftServer snapshot configuration", () => {
 
   test("a storage without snapshot methods is refused when snapshotEveryEntries > 0", () => {
     expect(() => new RaftServer<number>(options({ snapshotEveryEntries: 20 }))).toThrow(
-      /snapshotEveryEntries is 20, but the storage does not implement saveSnapshot, installSnapshot and loadSnapshot/,
+      /snapshotEveryEntries 20, .*the storage does not implement saveSnapshot, stageSnapshot, installSnapshot and openSnapshot/,
     );
-    // Without automatic snapshots the same storage is fine.
+    expect(() => new RaftServer<number>(options({ snapshotEveryBytes: 1000 }))).toThrow(/snapshotEveryBytes 1000/);
+    // Without automatic snapshots the same storage is fine: by default they are on only when both seams support them.
     expect(() => new RaftServer<number>(options({}))).not.toThrow();
+  });
+
+  test("automatic snapshots are on by default when the storage and the state machine support them", async () => {
+    const cluster = await createCluster(["a"], { snapshotStorage: true, overrides: { snapshotEveryBytes: 200 } });
+    const a = cluster.nodes.a;
+    await cluster.elect("a");
+    // 10 commands of 30 bytes: the 200-byte limit is passed long before 10,000 entries.
+    for (let i = 0; i < 10; i++) await a.server.propose(command(`${"x".repeat(28)}${i}`.padStart(30, "0")));
+    expect(await cluster.waitFor(() => a.server.status().snapshotsTaken >= 1)).toBe(true);
+    await cluster.stopAll();
   });
 
   test("a state machine without snapshot and restore is refused when snapshotEveryEntries > 0", () => {

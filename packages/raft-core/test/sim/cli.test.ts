@@ -117,6 +117,32 @@ describe("raft-sim run", () => {
   });
 });
 
+describe("raft-sim run with disk faults", () => {
+  it("replays a scenario's snapshot settings and reports a node halted by a bit flip", async () => {
+    const schedule: Fault[] = [
+      { atMs: 600, kind: "torn-write", node: "n3" },
+      { atMs: 900, kind: "restart", node: "n3" },
+      { atMs: 1_000, kind: "crash", node: "n2" },
+      { atMs: 1_000, kind: "bit-flip", node: "n2" },
+      { atMs: 1_200, kind: "restart", node: "n2" },
+    ];
+    const scenario = { seed: 4, nodes: 3, ticks: 150, snapshotEveryEntries: 10, snapshotTrailingEntries: 5, schedule };
+    const path = join(workDir, "disk-faults.json");
+    writeFileSync(path, scenarioToJson(scenario));
+    const json = await cli(["run", "--schedule", path, "--json"]);
+    const result = JSON.parse(json.stdout) as SimulationResult;
+    expect(result.options.snapshotEveryEntries).toBe(10);
+    expect(result.options.snapshotTrailingEntries).toBe(5);
+    expect(json.code, json.stdout).toBe(EXIT_OK);
+    expect(result.halted.map((halt) => halt.node)).toEqual(["n2"]);
+    const human = await cli(["run", "--schedule", path]);
+    expect(human.stdout).toMatch(
+      /disks: +1 torn writes \(1 torn tails discarded at restart\), 1 bits flipped, 1 node halted/,
+    );
+    expect(human.stdout).toMatch(/halted: +node n2 at 1200 ms: corruption detected at /);
+  });
+});
+
 describe("a failing run", () => {
   // A 1 ms operation timeout is shorter than any round trip, so no operation can succeed after the
   // faults stop: the liveness check fails (a real check failing, not a mock).
@@ -229,6 +255,7 @@ describe("raft-sim --help", () => {
       "--rate",
       "--op-timeout",
       "--snapshot-every",
+      "--snapshot-trailing",
       "--schedule",
       "--history",
       "--trace",

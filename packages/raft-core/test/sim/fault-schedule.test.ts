@@ -90,6 +90,39 @@ describe("generateSchedule", () => {
     expect(heavyMost).toBeGreaterThanOrEqual(3);
   });
 
+  it("'heavy' tears writes and flips bits on crashed nodes, on at most a minority; 'standard' does neither", () => {
+    const heavyKinds = new Set<string>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const heavy = generate(seed, "heavy");
+      for (const fault of heavy) heavyKinds.add(fault.kind);
+      const flipped = new Set(heavy.flatMap((fault) => (fault.kind === "bit-flip" ? [fault.node] : [])));
+      expect(flipped.size).toBeLessThanOrEqual(2);
+      heavy.forEach((fault, i) => {
+        if (fault.kind !== "bit-flip") return;
+        // The flip lands while the node is down (crashed at the same instant), so its restart finds it.
+        expect(heavy[i - 1]).toEqual({ atMs: fault.atMs, kind: "crash", node: fault.node });
+      });
+      for (const fault of generate(seed, "standard")) expect(["torn-write", "bit-flip"]).not.toContain(fault.kind);
+    }
+    expect(heavyKinds).toContain("torn-write");
+    expect(heavyKinds).toContain("bit-flip");
+    // A 3-node cluster tolerates one damaged disk; a 2-node cluster none.
+    for (let seed = 1; seed <= 40; seed++) {
+      const three = generateSchedule(Prng.fromSeed(seed).fork("faults"), {
+        nodes: clusterNodeIds(3),
+        durationMs: 30_000,
+        profile: "heavy",
+      });
+      expect(new Set(three.flatMap((f) => (f.kind === "bit-flip" ? [f.node] : []))).size).toBeLessThanOrEqual(1);
+      const two = generateSchedule(Prng.fromSeed(seed).fork("faults"), {
+        nodes: clusterNodeIds(2),
+        durationMs: 30_000,
+        profile: "heavy",
+      });
+      expect(two.some((f) => f.kind === "bit-flip")).toBe(false);
+    }
+  });
+
   it("rejects an unknown profile with a clear error", () => {
     expect(() => generate(1, "chaos" as "heavy")).toThrow(/unknown fault profile "chaos"/);
   });
@@ -115,6 +148,8 @@ describe("schedule JSON", () => {
     { atMs: 80, kind: "crash-during-write", node: "n4" },
     { atMs: 90, kind: "isolate", node: "n5" },
     { atMs: 95, kind: "duplicate", perMillion: 0 },
+    { atMs: 96, kind: "torn-write", node: "n2" },
+    { atMs: 97, kind: "bit-flip", node: "n3" },
   ];
 
   it("round-trips every fault kind", () => {
@@ -164,6 +199,8 @@ describe("scenario files", () => {
       schedule: [{ atMs: 5, kind: "crash", node: "n3" }] as Fault[],
     };
     expect(parseScenario(scenarioToJson(scenario))).toEqual(scenario);
+    const withSnapshots = { ...scenario, snapshotEveryEntries: 10, snapshotTrailingEntries: 0 };
+    expect(parseScenario(scenarioToJson(withSnapshots))).toEqual(withSnapshots);
     const withoutRate = { seed: -3, nodes: 3, ticks: 10, schedule: [] };
     expect(parseScenario(scenarioToJson(withoutRate))).toEqual(withoutRate);
   });
@@ -177,6 +214,11 @@ describe("scenario files", () => {
     ],
     ["zero ticks", { seed: 1, nodes: 3, ticks: 0, schedule: [] }, /scenario\.ticks: must be a positive integer/],
     ["an unknown field", { seed: 1, nodes: 3, ticks: 5, schedule: [], extra: 1 }, /unknown field "extra"/],
+    [
+      "a negative snapshot interval",
+      { seed: 1, nodes: 3, ticks: 5, snapshotEveryEntries: -1, schedule: [] },
+      /scenario\.snapshotEveryEntries: must be a non-negative integer/,
+    ],
     [
       "a node beyond the cluster size",
       { seed: 1, nodes: 3, ticks: 5, schedule: [{ atMs: 1, kind: "crash", node: "n4" }] },
@@ -196,6 +238,25 @@ describe("faultScheduleArbitrary", () => {
       }),
       { numRuns: 200, seed: 1 },
     );
+  });
+
+  it("generates torn writes, and bit flips on crashed nodes followed by their restart", () => {
+    const kinds = new Set<string>();
+    fc.assert(
+      fc.property(faultScheduleArbitrary(nodes, 2_000), (schedule) => {
+        schedule.forEach((fault, i) => {
+          kinds.add(fault.kind);
+          if (fault.kind !== "bit-flip") return;
+          const crashed = schedule
+            .slice(0, i)
+            .some((f) => f.kind === "crash" && f.node === fault.node && f.atMs === fault.atMs);
+          expect(crashed).toBe(true);
+        });
+      }),
+      { numRuns: 200, seed: 2 },
+    );
+    expect(kinds).toContain("torn-write");
+    expect(kinds).toContain("bit-flip");
   });
 
   it("shrinks a failing schedule to the single episode that matters", () => {

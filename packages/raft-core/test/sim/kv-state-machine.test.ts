@@ -313,10 +313,40 @@ describe("KvStateMachine snapshots", () => {
   it("has the documented layout: version, applied index, count, sorted length-prefixed pairs", () => {
     const sm = new KvStateMachine();
     sm.apply([normal(1, putCommand("b", "2")), normal(2, putCommand("a", "1"))]);
-    expect([...concat(sm.snapshot())]).toEqual([0x01, 2, 2, 1, 0x61, 1, 0x31, 1, 0x62, 1, 0x32]);
+    expect([...concat(sm.snapshotChunks())]).toEqual([0x01, 2, 2, 1, 0x61, 1, 0x31, 1, 0x62, 1, 0x32]);
   });
 
-  it("restores the exact store and applied index, then keeps applying after it", () => {
+  it("streams the bytes captured when snapshot() is called, even if applies run before it is consumed", async () => {
+    const sm = new KvStateMachine({ snapshotChunkBytes: 4 });
+    sm.apply([normal(1, putCommand("a", "1")), normal(2, putCommand("b", "2"))]);
+    const expected = concat(sm.snapshotChunks());
+    const stream = sm.snapshot();
+    sm.apply([normal(3, putCommand("c", "3"))]);
+    const streamed: Uint8Array[] = [];
+    for await (const chunk of stream) streamed.push(chunk);
+    expect(streamed.length).toBeGreaterThan(1);
+    expect(concat(streamed)).toEqual(expected);
+  });
+
+  it("restores from an async stream, and a stream that fails mid-way changes nothing", async () => {
+    const source = new KvStateMachine({ snapshotChunkBytes: 3 });
+    source.apply([normal(1, putCommand("x", "1")), normal(2, putCommand("y", "2"))]);
+    const target = new KvStateMachine();
+    target.apply([normal(1, putCommand("z", "9"))]);
+    const digest = target.digest();
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield source.snapshotChunks()[0] as Uint8Array;
+      throw new Error("EIO while reading the snapshot");
+    }
+    await expect(target.restore(metaAt(2), failing())).rejects.toThrow(/EIO/);
+    expect(target.digest()).toBe(digest);
+    expect(target.appliedIndex()).toBe(1);
+    await target.restore(metaAt(2), source.snapshot());
+    expect(target.digest()).toBe(source.digest());
+    expect(target.appliedIndex()).toBe(2);
+  });
+
+  it("restores the exact store and applied index, then keeps applying after it", async () => {
     const source = new KvStateMachine();
     source.apply([
       normal(1, putCommand("x", "1")),
@@ -325,7 +355,7 @@ describe("KvStateMachine snapshots", () => {
     ]);
     const copy = new KvStateMachine();
     copy.apply([normal(1, putCommand("stale", "gone"))]);
-    copy.restore(metaAt(3), source.snapshot());
+    await copy.restore(metaAt(3), source.snapshot());
     expect(copy.appliedIndex()).toBe(3);
     expect(copy.sortedEntries()).toEqual(source.sortedEntries());
     expect(copy.digest()).toBe(source.digest());
@@ -334,28 +364,28 @@ describe("KvStateMachine snapshots", () => {
     expect(() => copy.apply([normal(4, getCommand("x"))])).toThrow(/out of order/);
   });
 
-  it("cuts snapshots into chunks of at most snapshotChunkBytes, records straddling chunk boundaries", () => {
+  it("cuts snapshots into chunks of at most snapshotChunkBytes, records straddling chunk boundaries", async () => {
     const sm = new KvStateMachine({ snapshotChunkBytes: 7 });
     sm.apply(Array.from({ length: 30 }, (_, i) => normal(i + 1, putCommand(`key${i}`, "v".repeat(i)))));
-    const chunks = sm.snapshot();
+    const chunks = sm.snapshotChunks();
     expect(chunks.length).toBeGreaterThan(10);
     expect(chunks.every((c) => c.length <= 7 && c.length > 0)).toBe(true);
     const restored = new KvStateMachine();
-    restored.restore(metaAt(30), chunks);
+    await restored.restore(metaAt(30), chunks);
     expect(restored.digest()).toBe(sm.digest());
     // The same content in one chunk: chunking carries no meaning.
-    expect(concat(new KvStateMachine({ snapshotChunkBytes: 1 << 20 }).snapshot())).toEqual(
-      concat(new KvStateMachine({ snapshotChunkBytes: 3 }).snapshot()),
+    expect(concat(new KvStateMachine({ snapshotChunkBytes: 1 << 20 }).snapshotChunks())).toEqual(
+      concat(new KvStateMachine({ snapshotChunkBytes: 3 }).snapshotChunks()),
     );
   });
 
-  it("refuses data taken at another index than the meta's, and changes nothing", () => {
+  it("refuses data taken at another index than the meta's, and changes nothing", async () => {
     const source = new KvStateMachine();
     source.apply([normal(1, putCommand("x", "1"))]);
     const target = new KvStateMachine();
     target.apply([normal(1, putCommand("y", "2")), normal(2, putCommand("z", "3"))]);
     const digest = target.digest();
-    expect(() => target.restore(metaAt(2), source.snapshot())).toThrow(/taken at index 1, but its meta says 2/);
+    await expect(target.restore(metaAt(2), source.snapshot())).rejects.toThrow(/taken at index 1, but its meta says 2/);
     expect(target.digest()).toBe(digest);
     expect(target.appliedIndex()).toBe(2);
   });
@@ -369,20 +399,20 @@ describe("KvStateMachine snapshots", () => {
     ["invalid UTF-8", [0x01, 5, 1, 1, 0xff, 0], /not valid UTF-8/],
     ["a padded varint", [0x01, 0x85, 0x00, 0], /padded varint/],
     ["nothing at all", [], /truncated/],
-  ])("rejects %s with a KvSnapshotFormatError", (_name, raw, message) => {
+  ])("rejects %s with a KvSnapshotFormatError", async (_name, raw, message) => {
     const sm = new KvStateMachine();
     const attempt = () => sm.restore(metaAt(5), [Uint8Array.from(raw as number[])]);
-    expect(attempt).toThrow(KvSnapshotFormatError);
-    expect(attempt).toThrow(message);
+    await expect(attempt()).rejects.toThrow(KvSnapshotFormatError);
+    await expect(attempt()).rejects.toThrow(message);
     expect(sm.appliedIndex()).toBe(0);
   });
 
-  it("restarts the apply log at a restore", () => {
+  it("restarts the apply log at a restore", async () => {
     const sm = new KvStateMachine({ recordApplyLog: true });
     sm.apply([normal(1, putCommand("x", "1"))]);
     const snapshot = sm.snapshot();
     const other = new KvStateMachine({ recordApplyLog: true });
-    other.restore(metaAt(1), snapshot);
+    await other.restore(metaAt(1), snapshot);
     other.apply([normal(2, putCommand("y", "1"))]);
     expect(other.applyLog()).toEqual([{ index: 2, term: 1 }]);
   });

@@ -6,6 +6,7 @@ import { SimStorage, type SimStorageOptions } from "../../src/sim/sim-storage.js
 import { VirtualClock } from "../../src/sim/virtual-clock.js";
 import { MemoryStorage } from "../../src/storage/memory-storage.js";
 import type { PersistedState, StorageWrite } from "../../src/storage/storage.js";
+import type { StorageCorruptionError } from "../../src/storage/storage-errors.js";
 
 /** `tag` makes entries written by different writes distinguishable when read back. */
 function entry(index: number, term: number, tag = 0): Entry {
@@ -44,6 +45,36 @@ function watch(promise: Promise<void>): { state: "pending" | "resolved" | "rejec
 }
 
 const indexTerms = (list: readonly Entry[]): string[] => list.map((e) => `${e.index}@${e.term}`);
+
+/** One generated write: maybe a new term, entries that may overwrite up to `back` uncommitted ones, a commit step. */
+const step = fc.record({
+  newTerm: fc.boolean(),
+  back: fc.nat(4),
+  count: fc.nat(3),
+  commitStep: fc.nat(2),
+  withHardState: fc.boolean(),
+});
+
+function buildWrites(steps: readonly (typeof step extends fc.Arbitrary<infer T> ? T : never)[]): StorageWrite[] {
+  let term = 1;
+  let vote = "n1";
+  let commit = 0;
+  let lastIndex = 0;
+  const writes: StorageWrite[] = [{ hardState: hard(term, vote, commit), entries: [] }];
+  for (const s of steps) {
+    if (s.newTerm) {
+      term++;
+      vote = `n${term % 3}`;
+    }
+    const start = Math.max(commit + 1, lastIndex + 1 - s.back);
+    const newEntries = s.count === 0 ? [] : entries(start, start + s.count - 1, term, writes.length);
+    if (newEntries.length > 0) lastIndex = start + s.count - 1;
+    commit = Math.min(lastIndex, commit + s.commitStep);
+    const hardState = s.newTerm || s.commitStep > 0 || s.withHardState ? hard(term, vote, commit) : undefined;
+    writes.push(hardState === undefined ? { entries: newEntries } : { hardState, entries: newEntries });
+  }
+  return writes;
+}
 
 describe("SimStorage durability", () => {
   it("is durable once the write resolves, after a latency within [minSyncMs, maxSyncMs]", async () => {
@@ -159,35 +190,6 @@ describe("SimStorage crash", () => {
 
   // Any sequence of valid writes, interrupted by a crash at any time, leaves exactly the state of
   // some prefix of them (never a subset with holes), and never loses an acknowledged write.
-  const step = fc.record({
-    newTerm: fc.boolean(),
-    back: fc.nat(4),
-    count: fc.nat(3),
-    commitStep: fc.nat(2),
-    withHardState: fc.boolean(),
-  });
-
-  function buildWrites(steps: readonly (typeof step extends fc.Arbitrary<infer T> ? T : never)[]): StorageWrite[] {
-    let term = 1;
-    let vote = "n1";
-    let commit = 0;
-    let lastIndex = 0;
-    const writes: StorageWrite[] = [{ hardState: hard(term, vote, commit), entries: [] }];
-    for (const s of steps) {
-      if (s.newTerm) {
-        term++;
-        vote = `n${term % 3}`;
-      }
-      const start = Math.max(commit + 1, lastIndex + 1 - s.back);
-      const newEntries = s.count === 0 ? [] : entries(start, start + s.count - 1, term, writes.length);
-      if (newEntries.length > 0) lastIndex = start + s.count - 1;
-      commit = Math.min(lastIndex, commit + s.commitStep);
-      const hardState = s.newTerm || s.commitStep > 0 || s.withHardState ? hard(term, vote, commit) : undefined;
-      writes.push(hardState === undefined ? { entries: newEntries } : { hardState, entries: newEntries });
-    }
-    return writes;
-  }
-
   test.prop([fc.array(step, { maxLength: 12 }), fc.nat(40), fc.integer({ min: 1, max: 1_000_000 })])(
     "a crash leaves the state of a prefix of the writes, including every acknowledged one",
     async (steps, crashAtMs, seed) => {
@@ -257,5 +259,194 @@ describe("SimStorage faults and bad input", () => {
     await clock.runUntil(10);
     await storage.close();
     expect((await storage.load()).entries).toHaveLength(1);
+  });
+});
+
+describe("SimStorage torn writes (a crash leaves the first lost operation half-written)", () => {
+  /** A durable log 1..3 at term 1, commit 2. */
+  async function seeded(seed: number) {
+    const { clock, storage } = setup(seed);
+    void storage.write({ hardState: hard(1, "n1", 2), entries: entries(1, 3, 1) });
+    await clock.runUntil(10);
+    expect(storage.syncedWrites).toBe(1);
+    return { clock, storage };
+  }
+
+  it("tears an append between or inside entry frames: load keeps whole entries, discards the torn one, never all", async () => {
+    const keptCounts = new Set<number>();
+    for (let seed = 1; seed <= 60; seed++) {
+      const { storage } = await seeded(seed);
+      const append = watch(storage.write({ entries: entries(4, 8, 1, 7) }));
+      expect(storage.crash({ tear: true })).toBe(0);
+      expect(storage.lastCrash).toEqual({ kept: 0, torn: true, lost: 1 });
+      expect(storage.tornWrites).toBe(1);
+      const state = await storage.load();
+      const kept = state.entries.length - 3;
+      keptCounts.add(kept);
+      // A prefix of the torn append continues the log; its last entry never survives whole.
+      expect(indexTerms(state.entries)).toEqual(indexTerms([...entries(1, 3, 1), ...entries(4, 3 + kept, 1)]));
+      expect(state.entries.slice(3).every((e) => e.data[2] === 7)).toBe(true);
+      expect(kept).toBeLessThan(5);
+      expect(state.hardState).toEqual(hard(1, "n1", 2));
+      expect(storage.recoveries).toHaveLength(1);
+      expect(storage.recoveries[0]?.keptEntries).toBe(kept);
+      // It was never acknowledged.
+      expect(append.state).toBe("pending");
+    }
+    expect(keptCounts.has(0)).toBe(true);
+    expect([...keptCounts].some((kept) => kept > 0)).toBe(true);
+  });
+
+  it("tears an atomic batch (hard state, truncation) inside its one frame: load discards it whole", async () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const { storage } = await seeded(seed);
+      // Truncates 3 and appends 3..4 at term 2, with a new term and vote: one atomic batch.
+      void storage.write({ hardState: hard(2, "n2", 2), entries: entries(3, 4, 2) });
+      storage.crash({ tear: true });
+      expect(storage.lastCrash?.torn).toBe(true);
+      const state = await storage.load();
+      expect(state.hardState).toEqual(hard(1, "n1", 2));
+      expect(indexTerms(state.entries)).toEqual(["1@1", "2@1", "3@1"]);
+      expect(storage.recoveries[0]?.keptEntries).toBe(0);
+      expect(storage.recoveries[0]?.discardedBytes).toBeGreaterThan(0);
+    }
+  });
+
+  it("keeps a prefix of the in-flight operations whole and tears the next one; later ones never reach the disk", async () => {
+    const outcomes = new Set<string>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const { storage } = await seeded(seed);
+      void storage.write({ hardState: hard(1, "n1", 3), entries: [] });
+      void storage.write({ entries: entries(4, 5, 1) });
+      void storage.write({ entries: entries(6, 7, 1) });
+      const kept = storage.crash({ tear: true });
+      expect(kept).toBeLessThan(3);
+      const state = await storage.load();
+      const last = state.entries.at(-1)?.index ?? 0;
+      if (kept === 0) {
+        expect(state.hardState.commit).toBe(2);
+        expect(last).toBe(3);
+      } else {
+        expect(state.hardState.commit).toBe(3);
+        const wholeLast = kept === 1 ? 3 : 5;
+        // Only the torn operation (the next one) may have left whole frames behind.
+        expect(last).toBeGreaterThanOrEqual(wholeLast);
+        expect(last).toBeLessThan(wholeLast + 2);
+      }
+      outcomes.add(String(kept));
+    }
+    expect([...outcomes].sort()).toEqual(["0", "1", "2"]);
+  });
+
+  it("recovers a torn tail before the next write lands even without a load", async () => {
+    const { clock, storage } = await seeded(3);
+    void storage.write({ entries: entries(4, 6, 1) });
+    storage.crash({ tear: true });
+    const next = watch(storage.write({ hardState: hard(2, "n3", 2), entries: entries(3, 3, 2) }));
+    await clock.runUntil(clock.now() + 10);
+    expect(next.state).toBe("resolved");
+    const state = await storage.load();
+    expect(indexTerms(state.entries)).toEqual(["1@1", "2@1", "3@2"]);
+    expect(storage.recoveries).toHaveLength(0);
+  });
+
+  it("a crash without tear, or with nothing in flight, tears nothing", async () => {
+    const { storage } = await seeded(4);
+    storage.crash({ tear: true });
+    expect(storage.lastCrash).toEqual({ kept: 0, torn: false, lost: 0 });
+    void storage.write({ entries: entries(4, 4, 1) });
+    storage.crash();
+    expect(storage.lastCrash?.torn).toBe(false);
+    await storage.load();
+    expect(storage.recoveries).toEqual([]);
+    expect(storage.tornWrites).toBe(0);
+  });
+
+  // Whatever the writes and whenever the crash: the disk holds the acknowledged writes, the kept
+  // in-flight ones, and at most a prefix of the torn one's entries when it was a plain append.
+  test.prop([fc.array(step, { maxLength: 12 }), fc.nat(40), fc.integer({ min: 1, max: 1_000_000 })])(
+    "a torn crash never loses an acknowledged write and never keeps part of an atomic batch",
+    async (steps, crashAtMs, seed) => {
+      const writes = buildWrites(steps);
+      const { clock, storage } = setup(seed);
+      const watched = writes.map((w) => watch(storage.write(w)));
+      await clock.runUntil(crashAtMs);
+      const acknowledged = watched.filter((w) => w.state === "resolved").length;
+      const kept = storage.crash({ tear: true });
+      const loaded = await storage.load();
+
+      const model = new MemoryStorage();
+      for (const write of writes.slice(0, acknowledged + kept)) model.writeSync(write);
+      const base = model.loadSync();
+      const torn = writes[acknowledged + kept];
+      expect(loaded.hardState).toEqual(base.hardState);
+      const extra = loaded.entries.length - base.entries.length;
+      expect(extra).toBeGreaterThanOrEqual(0);
+      const appendOnly =
+        torn !== undefined && torn.hardState === undefined && torn.entries[0]?.index === base.entries.length + 1;
+      if (!appendOnly) expect(extra).toBe(0);
+      else expect(extra).toBeLessThan(torn.entries.length);
+      const expected = [...base.entries, ...(torn?.entries.slice(0, extra) ?? [])];
+      expect(loaded.entries.map((e) => `${e.index}@${e.term}#${e.data[2]}`)).toEqual(
+        expected.map((e) => `${e.index}@${e.term}#${e.data[2]}`),
+      );
+    },
+  );
+});
+
+describe("SimStorage bit flips (always detected by load)", () => {
+  /** Writes `writes` and lets them all become durable. */
+  async function durable(seed: number, writes: readonly StorageWrite[]) {
+    const { clock, storage } = setup(seed);
+    for (const write of writes) void storage.write(write);
+    await clock.runUntil(clock.now() + 200);
+    expect(storage.inflightCount()).toBe(0);
+    return { clock, storage };
+  }
+
+  test.prop([fc.array(step, { minLength: 1, maxLength: 10 }), fc.integer({ min: 1, max: 1_000_000 })])(
+    "a flipped bit anywhere in a stored record makes load reject with StorageCorruptionError",
+    async (steps, seed) => {
+      const { storage } = await durable(seed, buildWrites(steps));
+      const before = storage.durableState();
+      const flip = storage.flipBit();
+      expect(flip).toBeDefined();
+      const error = (await storage.load().then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as StorageCorruptionError | undefined;
+      expect(error?.code).toBe("STORAGE_CORRUPTION");
+      expect(error?.record).toBe(flip?.record === "entry" ? "entry" : "hard-state");
+      if (flip?.record === "entry") expect(error?.index).toBe(flip.index);
+      expect(error?.message).toMatch(/checksum mismatch|too short|version/);
+      // Detection changes nothing: the disk still holds the same (damaged) data.
+      await expect(storage.load()).rejects.toThrow(/storage corruption/);
+      expect(storage.durableState()).toEqual(before);
+    },
+  );
+
+  it("a flip in the last entry is corruption, never mistaken for a torn tail", async () => {
+    let lastEntryFlips = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const { storage } = await durable(seed, [{ hardState: hard(1, "n1", 1), entries: entries(1, 2, 1) }]);
+      const flip = storage.flipBit();
+      if (flip?.record !== "entry" || flip.index !== 2) continue;
+      lastEntryFlips++;
+      await expect(storage.load()).rejects.toMatchObject({ code: "STORAGE_CORRUPTION", index: 2 });
+    }
+    expect(lastEntryFlips).toBeGreaterThan(0);
+  });
+
+  it("flips nothing on an empty disk; a record rewritten after the flip is whole again", async () => {
+    const { clock, storage } = setup(5);
+    expect(storage.flipBit()).toBeUndefined();
+    void storage.write({ hardState: hard(1, "n1", 0), entries: [] });
+    await clock.runUntil(10);
+    expect(storage.flipBit()?.record).toBe("hard-state");
+    await expect(storage.load()).rejects.toMatchObject({ code: "STORAGE_CORRUPTION", record: "hard-state" });
+    void storage.write({ hardState: hard(2, "n2", 0), entries: [] });
+    await clock.runUntil(20);
+    expect((await storage.load()).hardState).toEqual(hard(2, "n2", 0));
+    expect(storage.flips).toHaveLength(1);
   });
 });

@@ -12,9 +12,14 @@ import { runSimulation, runSimulationDetailed, type SimulationResult } from "../
 import { VirtualClock } from "../../src/sim/virtual-clock.js";
 import { classifyError } from "../../src/sim/workload.js";
 
-/** The CI budget: 12 seeds × 3.5 s of faults, 5 nodes, standard faults. */
+/**
+ * The CI budget: 12 seeds × 3.5 s of faults, 5 nodes, standard faults; the odd seeds with snapshots
+ * and compaction all the time (every 10 applied entries, 10 kept behind), the even ones without.
+ */
 const BUDGET_SEEDS = Array.from({ length: 12 }, (_, i) => 1_000 + i);
 const BUDGET_TICKS = 350;
+const BUDGET_SNAPSHOT_EVERY_ENTRIES = 10;
+const BUDGET_SNAPSHOT_TRAILING_ENTRIES = 10;
 
 function explain(result: SimulationResult): string {
   return `seed ${result.seed}: ${JSON.stringify(result.violations, null, 2)}`;
@@ -22,7 +27,15 @@ function explain(result: SimulationResult): string {
 
 describe("runSimulation under standard faults (safety after every instant, linearizability, convergence)", () => {
   it.each(BUDGET_SEEDS)("seed %i passes every check", async (seed) => {
-    const result = await runSimulation({ seed, nodes: 5, ticks: BUDGET_TICKS, faults: "standard" });
+    const snapshots = seed % 2 === 1;
+    const result = await runSimulation({
+      seed,
+      nodes: 5,
+      ticks: BUDGET_TICKS,
+      faults: "standard",
+      snapshotEveryEntries: snapshots ? BUDGET_SNAPSHOT_EVERY_ENTRIES : 0,
+      snapshotTrailingEntries: BUDGET_SNAPSHOT_TRAILING_ENTRIES,
+    });
     expect(result.ok, explain(result)).toBe(true);
     expect(result.violations).toEqual([]);
     // The run did something worth checking: faults happened and operations completed.
@@ -30,6 +43,8 @@ describe("runSimulation under standard faults (safety after every instant, linea
     expect(result.stats.ops.ok).toBeGreaterThan(100);
     expect(result.linearizability.verdict).toBe("ok");
     expect(result.convergence.identical).toBe(true);
+    if (snapshots) expect(result.stats.snapshotsSaved).toBeGreaterThan(50);
+    else expect(result.stats.snapshotsSaved).toBe(0);
   });
 });
 
@@ -67,6 +82,11 @@ describe("determinism", () => {
         "ops",
         "restarts",
         "safetyPhaseMs",
+        "snapshotsSaved",
+        "snapshotsInstalled",
+        "tornWrites",
+        "tornTailsRecovered",
+        "bitFlips",
         "traceRecords",
         "virtualMs",
       ].sort(),
@@ -157,6 +177,52 @@ describe("scenarios", () => {
     expect(result.convergence.identical).toBe(true);
   });
 
+  it("a node whose disk takes a bit flip detects it at restart and halts; the others converge without it", async () => {
+    const schedule: Fault[] = [
+      { atMs: 800, kind: "crash", node: "n3" },
+      { atMs: 800, kind: "bit-flip", node: "n3" },
+      { atMs: 1_100, kind: "restart", node: "n3" },
+      { atMs: 1_200, kind: "restart", node: "n3" },
+    ];
+    const run = await runSimulationDetailed({ seed: 12, nodes: 5, ticks: 250, schedule, keepTraceLines: true });
+    const result = run.result;
+    expect(result.ok, explain(result)).toBe(true);
+    expect(result.stats.bitFlips).toBe(1);
+    expect(result.halted).toHaveLength(1);
+    expect(result.halted[0]).toMatchObject({ node: "n3", atMs: 1_100 });
+    expect(result.halted[0]?.detail).toMatch(
+      /^corruption detected at (index \d+|the hard-state record): storage corruption in n3:disk/,
+    );
+    // Halted for good: the second restart has no effect, and it is out of the convergence digest.
+    const lines = run.traceLines ?? [];
+    expect(lines.some((line) => /fault bit-flip n3: (entry \d+|hard-state record) byte \d+ bit \d/.test(line))).toBe(
+      true,
+    );
+    expect(lines.some((line) => line.includes("node n3 halted: corruption detected at"))).toBe(true);
+    expect(lines).toContain("1200 fault restart n3 (no effect)");
+    expect(Object.keys(result.convergence.digests).sort()).toEqual(["n1", "n2", "n4", "n5"]);
+    expect(result.convergence.identical).toBe(true);
+  });
+
+  it("tears writes on crash; the restarted nodes discard the torn tails and every check passes", async () => {
+    const schedule: Fault[] = [
+      { atMs: 700, kind: "torn-write", node: "n1" },
+      { atMs: 700, kind: "torn-write", node: "n2" },
+      { atMs: 1_300, kind: "restart", node: "n1" },
+      { atMs: 1_300, kind: "restart", node: "n2" },
+      { atMs: 1_600, kind: "torn-write", node: "n3" },
+      { atMs: 1_900, kind: "restart", node: "n3" },
+    ];
+    const run = await runSimulationDetailed({ seed: 6, nodes: 3, ticks: 250, schedule, keepTraceLines: true });
+    expect(run.result.ok, explain(run.result)).toBe(true);
+    expect(run.result.stats.tornWrites).toBe(3);
+    expect(run.result.stats.tornTailsRecovered).toBe(3);
+    expect(run.result.halted).toEqual([]);
+    expect(
+      (run.traceLines ?? []).filter((line) => /disk: write torn after \d+ of \d+ in flight/.test(line)),
+    ).toHaveLength(3);
+  });
+
   it("reports a liveness violation when operations cannot succeed after the faults stop", async () => {
     // A 1 ms timeout is shorter than any round trip: every operation times out (OUTCOME_UNKNOWN or
     // READ_FAILED), so the convergence phase's "every operation succeeds" must fail.
@@ -170,6 +236,79 @@ describe("scenarios", () => {
 });
 
 describe("SimCluster crashes", () => {
+  it("refuses bit flips that would damage a majority of the disks", async () => {
+    const { sim, clock, hooks } = await cluster(5);
+    await clock.runWhile(() => sim.agreedLeader() === "", 5_000, hooks);
+    expect(sim.maxDamagedNodes()).toBe(2);
+    expect(sim.flipBit("n1")).toBeDefined();
+    expect(sim.flipBit("n2")).toBeDefined();
+    expect(sim.flipBit("n3")).toBeUndefined();
+    expect(sim.flipBit("n1")).toBeDefined(); // a damaged disk may take more flips
+    expect(sim.damagedNodes()).toEqual(["n1", "n2"]);
+    expect(sim.disk("n3").flips).toEqual([]);
+  });
+
+  it("a leader whose snapshot file is damaged halts when it reads it to catch a follower up (rule 11)", async () => {
+    const clock = new VirtualClock();
+    const root = Prng.fromSeed(3);
+    const checker = new SafetyChecker();
+    const network = new SimNetwork(clock, root.fork("network"));
+    const sim = new SimCluster({
+      clock,
+      prng: root,
+      network,
+      checker,
+      nodes: 3,
+      snapshotEveryEntries: 5,
+      snapshotTrailingEntries: 2,
+    });
+    await sim.startAll();
+    const hooks = { onInstant: () => sim.observe() };
+    await clock.runWhile(() => sim.agreedLeader() === "", 5_000, hooks);
+    const leader = sim.agreedLeader();
+    const [lagging, other] = sim.ids.filter((id) => id !== leader) as [string, string];
+    sim.crash(lagging);
+    for (let i = 0; i < 30; i++) {
+      let done = false;
+      void sim.propose(leader, encodeKvCommand(putCommand("k", `v${i}`)), { timeoutMs: 1_000 }).finally(() => {
+        done = true;
+      });
+      await clock.runWhile(() => !done, clock.now() + 2_000, hooks);
+    }
+    expect(sim.disk(leader).durableState().snapshot?.index ?? 0).toBeGreaterThan(20);
+    expect(sim.disk(leader).flipBit("snapshot-block")?.record).toBe("snapshot-block");
+    sim.restart(lagging);
+    await clock.runWhile(() => !sim.isHalted(leader), clock.now() + 3_000, hooks);
+    expect(sim.halts().map((halt) => halt.node)).toEqual([leader]);
+    expect(sim.halts()[0]?.detail).toMatch(
+      /corruption detected at index \d+: .*snapshot .*block \d+: checksum mismatch/,
+    );
+    // The two intact nodes elect a leader and the lagging one catches up from that leader's snapshot.
+    await clock.runWhile(() => sim.agreedLeader() === "", clock.now() + 5_000, hooks);
+    expect([lagging, other]).toContain(sim.agreedLeader());
+    await clock.runWhile(() => sim.stateMachine(lagging)?.get("k") !== "v29", clock.now() + 5_000, hooks);
+    expect(sim.stateMachine(lagging)?.get("k")).toBe("v29");
+    expect(sim.failures()).toEqual([]);
+    expect(checker.violations()).toEqual([]);
+  });
+
+  it("reports a node that starts on a flipped disk without detecting it (a storage that skips its checksums)", async () => {
+    const { sim, clock, hooks } = await cluster(3);
+    await clock.runWhile(() => sim.agreedLeader() === "", 5_000, hooks);
+    await clock.runFor(200, hooks);
+    const disk = sim.disk("n2");
+    // A broken storage: load() returns what it believes it holds, never reading the bytes back.
+    disk.load = () => Promise.resolve(disk.durableState());
+    sim.crash("n2");
+    expect(sim.flipBit("n2")).toBeDefined();
+    sim.restart("n2");
+    await clock.runFor(100, hooks);
+    expect(sim.isHalted("n2")).toBe(false);
+    expect(sim.failures().map((f) => f.detail)).toEqual([
+      "started on a disk with 1 flipped bit(s) without detecting the corruption",
+    ]);
+  });
+
   async function cluster(nodes: number) {
     const clock = new VirtualClock();
     const root = Prng.fromSeed(1);
