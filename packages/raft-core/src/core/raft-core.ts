@@ -7,6 +7,8 @@ import {
   membershipProblem,
   sameMembers,
 } from "./config-change.js";
+import { HeldProposals } from "./held-proposals.js";
+import { LeaderLease } from "./lease.js";
 import { validateMessage } from "./message-validation.js";
 import { Progress, type ProgressState } from "./progress.js";
 import { allVoters, hasJointQuorum, jointCommitted, jointVoteResult, type QuorumConfig } from "./quorum.js";
@@ -52,7 +54,19 @@ export interface CoreInitialState {
 
 export type ProposeResult =
   | { readonly kind: "appended"; readonly index: number; readonly term: number }
-  | { readonly kind: "forwarded"; readonly to: NodeId }
+  | {
+      readonly kind: "forwarded";
+      readonly to: NodeId;
+      /**
+       * Set when this node leads and is transferring leadership (thesis §3.10): the proposal is
+       * held, not yet sent. `to` is the transfer target. It is later forwarded (a "prop"
+       * message, with this node's origin and the request id) to the first leader this node learns
+       * of after stepping down, or refused through `Ready.rejectedProposals` (leader hint
+       * included) when the transfer is abandoned, this node campaigns, or no leader appears
+       * within an election timeout. Either way it is never appended by this node.
+       */
+      readonly held?: true;
+    }
   | {
       readonly kind: "rejected";
       readonly reason:
@@ -103,7 +117,8 @@ type WithoutEnvelope<M> = M extends Message ? Omit<M, "from" | "clusterId" | "te
 const EMPTY_HARD_STATE: HardState = { term: 0, vote: "", commit: 0 };
 
 /**
- * The Raft protocol as a pure state machine (Ongaro's thesis, chapter 3 and §§6.2, 6.4, 9.6).
+ * The Raft protocol as a pure state machine (Ongaro's thesis, chapter 3 and §§4.2.3, 6.2, 6.4,
+ * 6.4.1 (lease reads, opt-in), 9.6; leadership transfer with held proposals, §3.10).
  *
  * Inputs: `tick`, `step`, `propose`, `readIndex`, `campaign`, `reportUnreachable`.
  * Output: a `Ready` batch the caller executes, then acknowledges with `advance`. The core does no
@@ -146,6 +161,18 @@ export class RaftCore {
   private readonly recentForwarded = new RecentRequests();
   /** Leader only: bytes of entries this leader appended that are not yet committed. */
   private uncommittedBytes = 0;
+  /** Own proposals held during a leadership transfer (thesis §3.10), until a new leader is known. */
+  private readonly held: HeldProposals;
+  /** Ticks since this node stepped down holding proposals; they are refused after an election timeout. */
+  private heldElapsed = 0;
+  /** Leader with lease reads only: the read lease (thesis §6.4.1, rule 7). */
+  private lease: LeaderLease | undefined;
+  /**
+   * Lease reads only: a node that just started may have acknowledged a leader's heartbeat before
+   * it restarted, which a leader's lease still counts on; so for its first election timeout it
+   * ignores campaigns as if it had just heard from a leader (rule 7). Cleared by any role change.
+   */
+  private quietAfterStart: boolean;
 
   // Accumulated output, drained by ready().
   private messages: Message[] = [];
@@ -208,6 +235,8 @@ export class RaftCore {
     }
     this.lastHard = { term: hs.term, vote: hs.vote, commit: hs.commit };
     this.lastSoft = { role: "follower", leader: "" };
+    this.held = new HeldProposals(this.cfg.maxTransferHeldProposals, this.cfg.maxUncommittedBytes);
+    this.quietAfterStart = this.cfg.readMode === "lease";
     this.stepRole = this.stepFollower;
     this.tickRole = this.tickElection;
     this.resetRandomizedElectionTicks();
@@ -245,8 +274,7 @@ export class RaftCore {
     // Configuration entries are built only by proposeMembership, never from raw bytes.
     if (proposal.type === "config") return { kind: "rejected", reason: "invalid-config", leaderHint: this.leader };
     if (this.role === "leader") {
-      // During a transfer the old leader stops taking writes, so the target can catch up (§3.10).
-      if (this.transferee !== "") return { kind: "rejected", reason: "transferring", leaderHint: this.leader };
+      if (this.transferee !== "") return this.holdDuringTransfer(proposal);
       return this.appendProposal(proposal);
     }
     if (this.leader !== "" && this.cfg.forwardProposals) {
@@ -261,7 +289,11 @@ export class RaftCore {
    * serve the read once the state machine has applied `index`; index 0 means retry.
    */
   readIndex(requestId: number): void {
-    if (this.role === "leader") return this.addRead({ requestId, origin: this.id });
+    if (this.role === "leader") {
+      // Lease reads (thesis §6.4.1): no other leader can exist yet, so the commit index is current.
+      if (this.leaseServes()) return void this.readStates.push({ requestId, index: this.log.commit });
+      return this.addRead({ requestId, origin: this.id });
+    }
     if (this.leader !== "" && this.cfg.forwardProposals) {
       this.forwardReadQueue.push(requestId);
       return;
@@ -313,9 +345,10 @@ export class RaftCore {
   }
 
   /**
-   * Hands leadership to voter `to` (thesis §3.10): new proposals are refused while the transfer
-   * runs, `to` is brought fully up to date, then told to campaign at once (TimeoutNow). The
-   * transfer is abandoned after one election timeout. Returns why it cannot start, or undefined.
+   * Hands leadership to voter `to` (thesis §3.10): this node appends nothing new while the
+   * transfer runs (its own proposals are held, others' refused), `to` is brought fully up to date,
+   * then told to campaign at once (TimeoutNow). Lease reads stop at once (rule 7). The transfer is
+   * abandoned after one election timeout. Returns why it cannot start, or undefined.
    */
   transferLeadership(to: NodeId): "not-leader" | "not-a-voter" | "already-leader" | undefined {
     if (this.role !== "leader") return "not-leader";
@@ -356,6 +389,37 @@ export class RaftCore {
   /** The voter leadership is being transferred to, or "" when no transfer is running. */
   transferTarget(): NodeId {
     return this.transferee;
+  }
+
+  /** The current term; a cheap accessor for hot paths (status() builds a whole report). */
+  currentTerm(): number {
+    return this.term;
+  }
+
+  /** The known leader of the current term, "" when unknown (cheap, like `currentTerm`). */
+  currentLeader(): NodeId {
+    return this.leader;
+  }
+
+  /** This node's role (cheap, like `currentTerm`). */
+  currentRole(): Role {
+    return this.role;
+  }
+
+  /** Proposals held for a leadership transfer (thesis §3.10), not yet forwarded or refused. */
+  heldProposalCount(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Leader with lease reads: ticks during which a read is still answered without a heartbeat
+   * round (thesis §6.4.1). 0 otherwise (no lease, a transfer running, or no entry of this term
+   * committed yet).
+   */
+  readLeaseTicks(): number {
+    if (this.role !== "leader" || this.lease === undefined || this.transferee !== "") return 0;
+    if (!this.committedCurrentTerm()) return 0;
+    return this.lease.remainingTicks(this.quorum, this.id);
   }
 
   /** The transport could not reach `peer`: stop pipelining to it until it answers again. */
@@ -495,7 +559,8 @@ export class RaftCore {
       if (m.type === "vote") {
         // Leader stickiness (thesis §4.2.3): while we hear from a leader, ignore campaigns, so a
         // removed or partitioned node cannot depose it. A TimeoutNow campaign is invited.
-        const inLease = this.cfg.checkQuorum && this.leader !== "" && this.electionElapsed < this.cfg.electionTicks;
+        const heardLeader = this.leader !== "" || this.quietAfterStart;
+        const inLease = this.cfg.checkQuorum && heardLeader && this.electionElapsed < this.cfg.electionTicks;
         if (inLease && !m.transfer) {
           this.drop("in-lease", `vote from ${m.from} while leader ${this.leader} is live`);
           return false;
@@ -570,7 +635,11 @@ export class RaftCore {
       this.term = term;
       this.vote = "";
     }
-    if (wasLeader) this.failLeaderReads();
+    if (wasLeader) {
+      this.failLeaderReads();
+      this.lease = undefined;
+      this.heldElapsed = 0;
+    }
     if (leader !== this.leader) this.failForwarded(leader);
     this.transferee = "";
     // Leader-only intentions die with the leadership (otherwise hasReady() stays true forever).
@@ -581,6 +650,7 @@ export class RaftCore {
     this.stepRole = this.stepFollower;
     this.tickRole = this.tickElection;
     this.resetTimers();
+    this.releaseHeld();
   }
 
   /** PreVote round (thesis §9.6): asks for votes at term+1 without changing our term or vote. */
@@ -596,6 +666,8 @@ export class RaftCore {
   private startCampaign(role: "pre-candidate" | "candidate", transfer: boolean): void {
     if (this.role === "leader") throw new Error(`RaftCore: a leader cannot become a ${role}`);
     this.failForwarded("");
+    // Proposals held from our last leadership have no leader to go to while we campaign.
+    this.rejectHeld("");
     if (role === "candidate") {
       this.term += 1;
       this.vote = this.id;
@@ -620,6 +692,8 @@ export class RaftCore {
     this.resetTimers();
     this.uncommittedBytes = 0;
     this.transferee = "";
+    this.lease =
+      this.cfg.readMode === "lease" ? new LeaderLease(this.cfg.electionTicks - this.cfg.leaseDriftTicks) : undefined;
     // Any configuration entry in our log may still be unapplied: no new change until it is (rule 8).
     this.pendingConfigIndex = this.log.lastIndex();
     this.progress.clear();
@@ -672,6 +746,8 @@ export class RaftCore {
 
   private tickElection(): void {
     this.electionElapsed++;
+    // Held proposals wait at most an election timeout for a new leader (thesis §3.10).
+    if (this.held.size > 0 && ++this.heldElapsed >= this.cfg.electionTicks) this.rejectHeld(this.leader);
     if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTicks) {
       this.electionElapsed = 0;
       if (this.cfg.preVote) this.becomePreCandidate();
@@ -682,9 +758,10 @@ export class RaftCore {
   private tickHeartbeat(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    this.lease?.tick();
     if (this.transferee !== "" && ++this.transferElapsed >= this.cfg.electionTicks) {
-      // The target did not take over within an election timeout: resume accepting writes.
-      this.transferee = "";
+      // The target did not take over within an election timeout (thesis §3.10): resume accepting writes.
+      this.abandonTransfer();
     }
     if (this.electionElapsed >= this.cfg.electionTicks) {
       this.electionElapsed = 0;
@@ -698,7 +775,10 @@ export class RaftCore {
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat(0);
+      // Lease reads time every heartbeat round, so each carries a number; otherwise round 0.
+      const round = this.lease === undefined ? 0 : this.readOnly.allocateRound();
+      this.lease?.recordSent(round);
+      this.broadcastHeartbeat(round);
     }
   }
 
@@ -707,6 +787,7 @@ export class RaftCore {
   }
 
   private resetTimers(): void {
+    this.quietAfterStart = false;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTicks();
@@ -782,6 +863,10 @@ export class RaftCore {
       case "prop":
         return this.handleForwardedProposals(m);
       case "readIndex":
+        if (this.leaseServes()) {
+          this.send({ type: "readIndexResp", to: m.from, requestIds: m.requestIds, index: this.log.commit });
+          return;
+        }
         for (const requestId of m.requestIds) this.addRead({ requestId, origin: m.from });
         return;
       default:
@@ -793,6 +878,7 @@ export class RaftCore {
     if (leader !== this.leader) {
       this.failForwarded(leader);
       this.leader = leader;
+      this.releaseHeld();
     }
   }
 
@@ -878,15 +964,18 @@ export class RaftCore {
   }
 
   private handleForwardedProposals(m: ProposeRequest): void {
-    const refused: number[] = [];
+    // Refused request ids by leader hint (a transfer refusal hints at its target).
+    const refused = new Map<NodeId, number[]>();
     for (const p of m.proposals) {
       // A duplicate of a proposal already appended: its first copy will answer the caller.
       if (this.recentForwarded.has(p.origin, p.requestId)) continue;
       const result = this.propose(p);
       if (result.kind === "appended") this.recentForwarded.remember(p.origin, p.requestId);
-      else refused.push(p.requestId);
+      else if (result.kind === "rejected") pushTo(refused, result.leaderHint, p.requestId);
+      else throw new Error(`RaftCore: a leader ${result.kind} a proposal forwarded by ${p.origin}`);
     }
-    if (refused.length > 0) this.send({ type: "propReject", to: m.from, requestIds: refused, leaderHint: this.leader });
+    for (const [leaderHint, requestIds] of refused)
+      this.send({ type: "propReject", to: m.from, requestIds, leaderHint });
   }
 
   private handleAppendResponse(m: AppendResponse): void {
@@ -915,6 +1004,7 @@ export class RaftCore {
     if (pr === undefined) return this.drop("unknown-sender", `heartbeatResp from ${m.from}`);
     pr.recentActive = true;
     pr.probeSent = false;
+    if (m.round > 0) this.lease?.recordAck(m.from, m.round);
     // A follower still behind may have lost appends we count as in flight: an append, even an
     // empty one, makes it reject what it lacks, which moves it back to probing (lost-message recovery).
     if (pr.match < this.log.lastIndex()) this.sendAppends(m.from, true);
@@ -995,7 +1085,7 @@ export class RaftCore {
     this.addresses = p.addresses;
     if (this.role !== "leader") return;
     this.syncProgress();
-    if (this.transferee !== "" && !p.voters.includes(this.transferee)) this.transferee = "";
+    if (this.transferee !== "" && !p.voters.includes(this.transferee)) this.abandonTransfer();
     if (p.phase === "joint" && this.pendingConfigIndex <= e.index) {
       this.appendConfigEntry({ ...p, phase: "final", outgoing: [] }, 0);
     } else if (p.phase === "final" && !p.voters.includes(this.id)) {
@@ -1022,7 +1112,44 @@ export class RaftCore {
   }
 
   private sendTimeoutNow(to: NodeId): void {
+    // The invited campaign bypasses leader stickiness, now or whenever the message arrives (rule 7).
+    this.lease?.revoke();
     this.send({ type: "timeoutNow", to });
+  }
+
+  // ---------------------------------------------------------------- proposals during a transfer (§3.10)
+
+  /**
+   * A proposal reaching the leader during a transfer. Its own are held (bounded) and forwarded
+   * to the next leader; others' are refused at once, because a forwarded proposal may only be
+   * relayed by its origin (a "prop" message carries the sender's own proposals). With forwarding
+   * off there is nowhere to send them later, so they are refused at once too. The leader hint of
+   * a refusal is the transfer target, the likely next leader.
+   */
+  private holdDuringTransfer(proposal: Proposal): ProposeResult {
+    const refused: ProposeResult = { kind: "rejected", reason: "transferring", leaderHint: this.transferee };
+    if (proposal.origin !== this.id || !this.cfg.forwardProposals) return refused;
+    if (!this.held.tryHold(proposal, this.uncommittedBytes)) return refused;
+    return { kind: "forwarded", to: this.transferee, held: true };
+  }
+
+  /** The transfer did not complete: stop it, and refuse what it held (this node still leads). */
+  private abandonTransfer(): void {
+    this.transferee = "";
+    this.rejectHeld(this.id);
+  }
+
+  /** A leader is known (and it is not us): held proposals leave for it with the next flush. */
+  private releaseHeld(): void {
+    if (this.held.size === 0 || this.leader === "" || this.leader === this.id) return;
+    this.forwardQueue.push(...this.held.takeAll());
+    this.heldElapsed = 0;
+  }
+
+  private rejectHeld(leaderHint: NodeId): void {
+    if (this.held.size === 0) return;
+    this.rejected.push({ requestIds: this.held.takeAll().map((p) => p.requestId), leaderHint });
+    this.heldElapsed = 0;
   }
 
   private broadcastHeartbeat(round: number): void {
@@ -1038,6 +1165,16 @@ export class RaftCore {
     return this.log.termAt(this.log.commit) === this.term;
   }
 
+  /**
+   * Lease reads (thesis §6.4.1, rule 7): the leader has committed an entry of its term (so its
+   * commit index covers every committed entry), no transfer is running, and a quorum acknowledged
+   * a heartbeat sent less than the lease duration ago.
+   */
+  private leaseServes(): boolean {
+    if (this.lease === undefined || this.transferee !== "" || !this.committedCurrentTerm()) return false;
+    return this.lease.isValid(this.quorum, this.id);
+  }
+
   private addRead(read: PendingRead): void {
     this.readOnly.add(read);
   }
@@ -1048,6 +1185,7 @@ export class RaftCore {
 
   private startReadRound(): void {
     const round = this.readOnly.startRound(this.log.commit, this.id);
+    this.lease?.recordSent(round);
     this.broadcastHeartbeat(round);
     this.releaseReads(this.readOnly.confirmReady((acks) => this.isReadQuorum(acks)));
   }

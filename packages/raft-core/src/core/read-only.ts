@@ -49,6 +49,15 @@ export class ReadOnly {
   }
 
   /**
+   * Numbers a plain heartbeat round that carries no reads (lease reads time every heartbeat).
+   * Sharing the counter with read rounds keeps the numbers in send order, so an ack of this round
+   * still confirms every earlier read round: it proves leadership after those reads arrived.
+   */
+  allocateRound(): number {
+    return this.nextRound++;
+  }
+
+  /**
    * Records `from`'s acknowledgement of `round`; returns the reads that became confirmed, oldest
    * first, using `isQuorum` to decide.
    */

@@ -1,7 +1,16 @@
 import type { CoreConfig } from "../../src/core/config.js";
 import { type CoreInitialState, RaftCore } from "../../src/core/raft-core.js";
 import type { Random } from "../../src/core/random.js";
-import type { Entry, HardState, Message, NodeId, Ready, SnapshotMeta } from "../../src/core/types.js";
+import type {
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  ReadState,
+  Ready,
+  RejectedProposals,
+  SnapshotMeta,
+} from "../../src/core/types.js";
 
 /** A tiny deterministic PRNG for core tests (the simulator has its own). */
 export class TestRandom implements Random {
@@ -31,6 +40,10 @@ export interface TestNode {
   log: Entry[];
   applied: Entry[];
   readyCount: number;
+  /** Every ReadState this node's Readies reported, in order. */
+  readStates: ReadState[];
+  /** Every refused-proposal batch this node's Readies reported, in order. */
+  rejected: RejectedProposals[];
 }
 
 export type Filter = (m: Message) => boolean;
@@ -57,9 +70,16 @@ export class CoreCluster {
     for (const id of ids) this.add(id, ids, seed + i++);
   }
 
-  add(id: NodeId, voters: readonly NodeId[], seed: number, initial?: CoreInitialState): TestNode {
+  /** Adds a node; `nodeOverrides` apply to this node only, on top of the cluster's overrides. */
+  add(
+    id: NodeId,
+    voters: readonly NodeId[],
+    seed: number,
+    initial?: CoreInitialState,
+    nodeOverrides: Partial<CoreConfig> = {},
+  ): TestNode {
     const core = new RaftCore(
-      { id, clusterId: "test", voters, random: new TestRandom(seed), ...this.overrides },
+      { id, clusterId: "test", voters, random: new TestRandom(seed), ...this.overrides, ...nodeOverrides },
       initial,
     );
     const node: TestNode = {
@@ -69,6 +89,8 @@ export class CoreCluster {
       log: [...(initial?.entries ?? [])],
       applied: [],
       readyCount: 0,
+      readStates: [],
+      rejected: [],
     };
     this.nodes.set(id, node);
     return node;
@@ -98,6 +120,8 @@ export class CoreCluster {
       node.log.push(...rd.entries);
     }
     node.applied.push(...rd.committedEntries);
+    node.readStates.push(...rd.readStates);
+    node.rejected.push(...rd.rejectedProposals);
     node.core.advance(rd);
     const out = [...rd.messages, ...rd.messagesAfterPersist];
     // Play the runtime's part for snapshots: the data "arrives" at once, then the core hears of it.

@@ -12,25 +12,34 @@ describe("leadership transfer (thesis §3.10)", () => {
     expect(c.get("a").core.status()).toMatchObject({ role: "follower", leader: "b" });
   });
 
-  it("brings a lagging target up to date before TimeoutNow, and refuses proposals meanwhile", () => {
+  it("brings a lagging target up to date before TimeoutNow, and appends nothing meanwhile", () => {
     const c = new CoreCluster(["a", "b", "c"]);
     c.elect("a");
     c.filter = (m) => m.to !== "c";
     for (let i = 0; i < 5; i++) c.propose("a", `v${i}`, i);
     c.drain();
-    c.filter = () => true;
     const a = c.get("a").core;
+    const lastBefore = a.status().lastIndex;
+    let targetLastAtTimeoutNow = -1;
+    c.filter = (m) => {
+      if (m.type === "timeoutNow") targetLastAtTimeoutNow = c.get("c").core.status().lastIndex;
+      return true;
+    };
     expect(a.transferLeadership("c")).toBeUndefined();
-    expect(c.propose("a", "during")).toMatchObject({ kind: "rejected", reason: "transferring" });
+    // §3.10: the old leader stops appending; its own proposal is held for the next leader.
+    expect(c.propose("a", "during", 99)).toEqual({ kind: "forwarded", to: "c", held: true });
+    expect(a.status().lastIndex).toBe(lastBefore);
     for (let i = 0; i < 10 && c.get("c").core.status().role !== "leader"; i++) {
       c.tickAll();
       c.drain();
     }
     const timeoutNow = c.delivered.filter((m) => m.type === "timeoutNow");
     expect(timeoutNow).toHaveLength(1);
-    // When TimeoutNow left, c already had the leader's whole log.
+    // When TimeoutNow arrived, c already had the leader's whole log.
+    expect(targetLastAtTimeoutNow).toBe(lastBefore);
     expect(c.get("c").core.status().role).toBe("leader");
-    expect(c.get("c").applied.filter((e) => e.type === "normal")).toHaveLength(5);
+    const normal = c.get("c").applied.filter((e) => e.type === "normal");
+    expect(normal.slice(0, 5).map((e) => e.requestId)).toEqual([0, 1, 2, 3, 4]);
   });
 
   it("is abandoned after one election timeout when the target does not answer", () => {
