@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Enforces the determinism contract (DESIGN.md, "Determinism contract"): code under
-// packages/raft-core/src/{core,runtime,sim} must not read the wall clock, schedule its own asynchrony,
+// packages/raft-core/src/{core,runtime,sim,sessions} must not read the wall clock, schedule its own asynchrony,
 // draw its own randomness or depend on the host's locale. Those effects come only through the injected
 // Clock, Random, Storage, Transport and StateMachine, which is what lets the simulator replay one seed
 // exactly.
@@ -24,7 +24,12 @@ import ts from "typescript";
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Folders whose code runs inside the simulator and therefore must be deterministic. */
-const checkedFolders = ["packages/raft-core/src/core", "packages/raft-core/src/runtime", "packages/raft-core/src/sim"];
+const checkedFolders = [
+  "packages/raft-core/src/core",
+  "packages/raft-core/src/runtime",
+  "packages/raft-core/src/sim",
+  "packages/raft-core/src/sessions",
+];
 
 /** Globals that read time, schedule work, draw randomness, depend on the locale or observe the GC. */
 const forbiddenGlobals = new Map([
