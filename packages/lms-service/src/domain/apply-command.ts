@@ -1,0 +1,93 @@
+import type { FileStore } from "../store/file-store.js";
+import type { ApplyContext, Handler } from "./apply-context.js";
+import { WriteLayer } from "./apply-transaction.js";
+import { requestFingerprint } from "./command-codec.js";
+import type { CommandOf, LmsCommand, LmsCommandKind } from "./commands.js";
+import { bootstrapAdmin, createInstructor, registerStudent, revokeToken } from "./handlers/accounts.js";
+import { createAssignment, grade, releaseGrades, submit } from "./handlers/assignments.js";
+import {
+  answerQuestion,
+  askQuestion,
+  postFeedbackNote,
+  postMaterial,
+  recordTutorExchange,
+} from "./handlers/course-content.js";
+import { createCourse, createJoinCode, enrolStudent, joinByCode, revokeJoinCode } from "./handlers/courses.js";
+import { abortUpload, appendUploadChunk, commitUpload, startUpload } from "./handlers/uploads.js";
+import { key } from "./keys.js";
+import { conflict, forbidden, type LmsResult } from "./results.js";
+
+const handlers: { readonly [K in LmsCommandKind]: Handler<K> } = {
+  registerStudent,
+  createInstructor,
+  bootstrapAdmin,
+  revokeToken,
+  createCourse,
+  createJoinCode,
+  revokeJoinCode,
+  joinByCode,
+  enrolStudent,
+  createAssignment,
+  startUpload,
+  appendUploadChunk,
+  commitUpload,
+  abortUpload,
+  submit,
+  grade,
+  releaseGrades,
+  postFeedbackNote,
+  postMaterial,
+  askQuestion,
+  answerQuestion,
+  recordTutorExchange,
+};
+
+/** The idempotency scope of anonymous commands (register, bootstrap). */
+const anonymousScope = "anonymous";
+
+export interface ApplyEnvironment {
+  readonly files: FileStore;
+  readonly maxFileBytes: number;
+}
+
+/**
+ * Applies one decoded command on top of `batch`: resolves the actor from the store (the stored
+ * role decides, not the token's), answers a repeated idempotency key with its first result, runs
+ * the handler in a layer of its own and keeps its writes only if it accepted.
+ */
+export async function applyCommand(
+  batch: WriteLayer,
+  command: LmsCommand,
+  logIndex: number,
+  environment: ApplyEnvironment,
+): Promise<LmsResult> {
+  const actor = command.actor === null ? null : await batch.get("users", command.actor.userId);
+  if (actor === undefined) return forbidden("your account does not exist; sign in again");
+  const idempotencyKey = key(actor?.userId ?? anonymousScope, command.idempotencyKey);
+  const fingerprint = requestFingerprint(command);
+  const seen = await batch.get("idempotency", idempotencyKey);
+  if (seen !== undefined) {
+    if (seen.fingerprint !== fingerprint) {
+      return conflict("this idempotency key was used for a different request; use a new key");
+    }
+    return seen.result.status === "ok" ? { ...seen.result, replayed: true } : seen.result;
+  }
+  const layer = new WriteLayer(batch);
+  const context: ApplyContext = {
+    tx: layer,
+    logIndex,
+    actor,
+    files: environment.files,
+    maxFileBytes: environment.maxFileBytes,
+  };
+  const result = await runHandler(context, command);
+  if (result.status !== "ok") return result;
+  layer.put("idempotency", idempotencyKey, { kind: command.kind, fingerprint, logIndex, result });
+  batch.absorb(layer);
+  return result;
+}
+
+function runHandler<K extends LmsCommandKind>(context: ApplyContext, command: CommandOf<K>): Promise<LmsResult> {
+  const handler = handlers[command.kind] as Handler<K>;
+  return handler(context, command) as Promise<LmsResult>;
+}

@@ -1,0 +1,32 @@
+/** A JSON value as the LMS stores and logs it. */
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+/**
+ * JSON with object keys sorted (plain code-unit order) and `undefined` properties left out, so
+ * equal values give equal text on every node: snapshots and fingerprints compare byte for byte.
+ * Throws on values JSON cannot carry exactly (non-finite numbers, functions, bigints), which would
+ * otherwise change silently in a round trip.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === "boolean" || typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${value} has no JSON form`);
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(",")}]`;
+  if (typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    const parts: string[] = [];
+    for (const key of Object.keys(record).sort(compareCodeUnits)) {
+      if (record[key] === undefined) continue;
+      parts.push(`${JSON.stringify(key)}:${canonicalJson(record[key])}`);
+    }
+    return `{${parts.join(",")}}`;
+  }
+  throw new TypeError(`canonicalJson: a ${typeof value} has no JSON form`);
+}
+
+/** Plain UTF-16 code-unit order; never locale-dependent. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

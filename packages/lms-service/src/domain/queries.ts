@@ -1,0 +1,577 @@
+import type { FileStore } from "../store/file-store.js";
+import type { Keyed, LmsReader } from "../store/lms-store.js";
+import { isRejection } from "./apply-context.js";
+import { isCourseMember, isEnrolledStudent, ownedCourse } from "./authorization.js";
+import type { Actor, Role } from "./commands.js";
+import { toCsv } from "./csv.js";
+import { key, prefix } from "./keys.js";
+import type {
+  AssignmentRecord,
+  AttachedFile,
+  CollectionName,
+  CourseRecord,
+  FeedbackNoteRecord,
+  GradeHistoryRecord,
+  GradeRecord,
+  JoinCodeRecord,
+  MaterialRecord,
+  MembershipRecord,
+  QuestionRecord,
+  SubmissionRecord,
+  TutorExchangeRecord,
+  UserRecord,
+} from "./records.js";
+import { forbidden, notFound, type Rejection } from "./results.js";
+
+/**
+ * Reads of the LMS with the same authorisation as apply (authorization.ts). Every function takes
+ * the actor from the verified JWT; the stored user decides the role. Grades of an assignment whose
+ * grades are not released are hidden from students on EVERY path here (course page, grades,
+ * submissions, history). Every list is bounded by {@link maxQueryRecords}.
+ */
+
+/** Most records a query reads from one list. */
+export const maxQueryRecords = 5000;
+const pageRecords = 500;
+
+export type QueryResult<T> = { readonly status: "ok"; readonly value: T } | Rejection;
+
+function ok<T>(value: T): QueryResult<T> {
+  return { status: "ok", value };
+}
+
+/** A user as others may see them (no password hash). */
+export interface PublicUser {
+  readonly userId: string;
+  readonly username: string;
+  readonly displayName: string;
+  readonly role: Role;
+}
+
+/** What login needs: the stored scrypt hash, compared by the auth layer. */
+export interface LoginRecord extends PublicUser {
+  readonly passwordHash: string;
+}
+
+export interface CourseSummary {
+  readonly course: CourseRecord;
+  readonly role: MembershipRecord["role"];
+}
+
+/** A student's status on one assignment. */
+export interface MyAssignmentStatus {
+  readonly submitted: boolean;
+  readonly version?: number;
+  readonly submittedAt?: number;
+  readonly late?: boolean;
+  /** Present only once grades are released. */
+  readonly grade?: { readonly points: number; readonly feedback: string; readonly gradedAt: number };
+}
+
+/** An instructor's counts on one assignment. */
+export interface AssignmentCounts {
+  readonly submitted: number;
+  readonly ungraded: number;
+  readonly late: number;
+}
+
+export interface AssignmentView {
+  readonly assignment: AssignmentRecord;
+  readonly mine?: MyAssignmentStatus;
+  readonly counts?: AssignmentCounts;
+}
+
+export interface CoursePage {
+  readonly course: CourseRecord;
+  readonly role: MembershipRecord["role"];
+  readonly materials: readonly MaterialRecord[];
+  readonly assignments: readonly AssignmentView[];
+  readonly notes: readonly FeedbackNoteRecord[];
+  /** Owner only. */
+  readonly joinCodes?: readonly JoinCodeRecord[];
+}
+
+export interface SubmissionView {
+  readonly submission: SubmissionRecord;
+  /** The student's grade if the viewer may see it (instructor always, student once released). */
+  readonly grade?: GradeRecord;
+}
+
+export interface GradingQueueItem {
+  readonly assignmentId: string;
+  readonly studentId: string;
+  readonly submissionId: string;
+  readonly submittedAt: number;
+  readonly late: boolean;
+}
+
+export interface GradingQueue {
+  readonly ungradedCount: number;
+  readonly lateCount: number;
+  /** Oldest submission first. */
+  readonly items: readonly GradingQueueItem[];
+}
+
+/** Every record under `prefix`, page by page, up to {@link maxQueryRecords}. */
+async function listAll<C extends CollectionName>(
+  reader: LmsReader,
+  collection: C,
+  keyPrefix: string,
+): Promise<Keyed<C>[]> {
+  const all: Keyed<C>[] = [];
+  let startAfter: string | undefined;
+  while (all.length < maxQueryRecords) {
+    const page = await reader.list(collection, keyPrefix, {
+      startAfter,
+      limit: Math.min(pageRecords, maxQueryRecords - all.length),
+    });
+    all.push(...page);
+    if (page.length < pageRecords) break;
+    startAfter = page[page.length - 1].key;
+  }
+  return all;
+}
+
+/** The stored user behind a token's actor, or forbidden (deleted or unknown account). */
+async function storedActor(reader: LmsReader, actor: Actor): Promise<UserRecord | Rejection> {
+  const user = await reader.get("users", actor.userId);
+  return user ?? forbidden("your account does not exist; sign in again");
+}
+
+function publicUser(user: UserRecord): PublicUser {
+  return { userId: user.userId, username: user.username, displayName: user.displayName, role: user.role };
+}
+
+function isReleased(assignment: AssignmentRecord): boolean {
+  return assignment.gradesReleasedAt !== undefined;
+}
+
+/** The grade `viewer` may see: the course owner always, the graded student once released. */
+function visibleGrade(
+  viewer: UserRecord,
+  course: CourseRecord,
+  assignment: AssignmentRecord,
+  grade: GradeRecord | undefined,
+) {
+  if (grade === undefined) return undefined;
+  if (viewer.userId === course.ownerId) return grade;
+  if (viewer.userId === grade.studentId && isReleased(assignment)) return grade;
+  return undefined;
+}
+
+/** For login: the user with this (lower-case) username, with the password hash. */
+export async function getUserForLogin(reader: LmsReader, username: string): Promise<LoginRecord | undefined> {
+  const ref = await reader.get("usernames", username);
+  const user = ref === undefined ? undefined : await reader.get("users", ref.userId);
+  return user === undefined ? undefined : { ...publicUser(user), passwordHash: user.passwordHash };
+}
+
+/** A user's public profile. */
+export async function getUser(reader: LmsReader, userId: string): Promise<PublicUser | undefined> {
+  const user = await reader.get("users", userId);
+  return user === undefined ? undefined : publicUser(user);
+}
+
+/** True when a token id was revoked by logout (the auth layer checks it on every call). */
+export async function isTokenRevoked(reader: LmsReader, tokenId: string): Promise<boolean> {
+  return (await reader.get("revokedTokens", tokenId)) !== undefined;
+}
+
+/** The courses the actor owns or is enrolled in. */
+export async function listMyCourses(reader: LmsReader, actor: Actor): Promise<QueryResult<CourseSummary[]>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const memberships = await listAll(reader, "userCourses", prefix(user.userId));
+  const summaries: CourseSummary[] = [];
+  for (const { value } of memberships) {
+    const course = await reader.get("courses", value.courseId);
+    if (course !== undefined) summaries.push({ course, role: value.role });
+  }
+  return ok(summaries);
+}
+
+async function membershipOf(reader: LmsReader, user: UserRecord, courseId: string) {
+  return reader.get("courseMembers", key(courseId, user.userId));
+}
+
+/** The course page: materials, assignments with my status (or counts for the owner), notes for me. */
+export async function getCoursePage(
+  reader: LmsReader,
+  actor: Actor,
+  courseId: string,
+): Promise<QueryResult<CoursePage>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const course = await reader.get("courses", courseId);
+  if (course === undefined) return notFound(`no course ${courseId}`);
+  const membership = await membershipOf(reader, user, courseId);
+  if (membership === undefined) return forbidden("you are not a member of this course");
+  const isOwner = course.ownerId === user.userId;
+  const materials = await recordsByRef(reader, "courseMaterials", courseId, (ref) =>
+    reader.get("materials", ref.value.materialId),
+  );
+  const assignmentRecords = await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
+    reader.get("assignments", ref.value.assignmentId),
+  );
+  const assignments: AssignmentView[] = [];
+  for (const assignment of assignmentRecords) {
+    assignments.push(
+      isOwner
+        ? { assignment, counts: await assignmentCounts(reader, assignment) }
+        : { assignment, mine: await myStatus(reader, user, course, assignment) },
+    );
+  }
+  const notes = (await listAll(reader, "notes", prefix(courseId)))
+    .map((entry) => entry.value)
+    .filter((note) => isOwner || note.studentId === undefined || note.studentId === user.userId);
+  const page: CoursePage = { course, role: membership.role, materials, assignments, notes };
+  if (!isOwner) return ok(page);
+  const joinCodes = await recordsByRef(reader, "courseJoinCodes", courseId, (ref) =>
+    reader.get("joinCodes", ref.value.code),
+  );
+  return ok({ ...page, joinCodes });
+}
+
+async function recordsByRef<C extends "courseMaterials" | "courseAssignments" | "courseJoinCodes", T>(
+  reader: LmsReader,
+  collection: C,
+  courseId: string,
+  load: (ref: Keyed<C>) => Promise<T | undefined>,
+): Promise<T[]> {
+  const records: T[] = [];
+  for (const ref of await listAll(reader, collection, prefix(courseId))) {
+    const record = await load(ref);
+    if (record !== undefined) records.push(record);
+  }
+  return records;
+}
+
+async function myStatus(
+  reader: LmsReader,
+  user: UserRecord,
+  course: CourseRecord,
+  assignment: AssignmentRecord,
+): Promise<MyAssignmentStatus> {
+  const latest = await reader.get("latestSubmissions", key(assignment.assignmentId, user.userId));
+  const grade = visibleGrade(
+    user,
+    course,
+    assignment,
+    await reader.get("grades", key(assignment.assignmentId, user.userId)),
+  );
+  return {
+    submitted: latest !== undefined,
+    ...(latest === undefined ? {} : { version: latest.version, submittedAt: latest.submittedAt, late: latest.late }),
+    ...(grade === undefined
+      ? {}
+      : { grade: { points: grade.points, feedback: grade.feedback, gradedAt: grade.gradedAt } }),
+  };
+}
+
+async function assignmentCounts(reader: LmsReader, assignment: AssignmentRecord): Promise<AssignmentCounts> {
+  const latest = await listAll(reader, "latestSubmissions", prefix(assignment.assignmentId));
+  const gradedSubmission = new Map(
+    (await listAll(reader, "grades", prefix(assignment.assignmentId))).map((g) => [g.key, g.value.submissionId]),
+  );
+  let ungraded = 0;
+  let late = 0;
+  for (const { key: entryKey, value } of latest) {
+    if (value.late) late++;
+    // As in needsGrading: a grade given before the latest resubmission does not cover it.
+    if (gradedSubmission.get(entryKey) !== value.submissionId) ungraded++;
+  }
+  return { submitted: latest.length, ungraded, late };
+}
+
+/**
+ * Submissions of an assignment: for the course owner every version of every student, for a
+ * student only their own versions. Oldest first.
+ */
+export async function listSubmissions(
+  reader: LmsReader,
+  actor: Actor,
+  assignmentId: string,
+): Promise<QueryResult<SubmissionView[]>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const assignment = await reader.get("assignments", assignmentId);
+  if (assignment === undefined) return notFound(`no assignment ${assignmentId}`);
+  const course = await reader.get("courses", assignment.courseId);
+  if (course === undefined) return notFound(`no course ${assignment.courseId}`);
+  const isOwner = course.ownerId === user.userId;
+  if (!isOwner && !(await isEnrolledStudent(reader, course.courseId, user.userId))) {
+    return forbidden("you are not a member of this course");
+  }
+  // A student's prefix holds only their own rows: another student's work is never even read.
+  const refs = await listAll(
+    reader,
+    "submissionVersions",
+    isOwner ? prefix(assignmentId) : prefix(assignmentId, user.userId),
+  );
+  const views: SubmissionView[] = [];
+  for (const ref of refs) {
+    const submission = await reader.get("submissions", ref.value.submissionId);
+    if (submission === undefined) continue;
+    const grade = visibleGrade(
+      user,
+      course,
+      assignment,
+      await reader.get("grades", key(assignmentId, submission.studentId)),
+    );
+    views.push(grade === undefined ? { submission } : { submission, grade });
+  }
+  return ok(views);
+}
+
+/** Grades in a course: the owner sees all; a student sees their own, released ones only. */
+export async function listGrades(
+  reader: LmsReader,
+  actor: Actor,
+  courseId: string,
+): Promise<QueryResult<GradeRecord[]>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const course = await reader.get("courses", courseId);
+  if (course === undefined) return notFound(`no course ${courseId}`);
+  if (!(await isCourseMember(reader, user, courseId))) return forbidden("you are not a member of this course");
+  const grades: GradeRecord[] = [];
+  for (const assignment of await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
+    reader.get("assignments", ref.value.assignmentId),
+  )) {
+    const candidates =
+      course.ownerId === user.userId
+        ? (await listAll(reader, "grades", prefix(assignment.assignmentId))).map((entry) => entry.value)
+        : [await reader.get("grades", key(assignment.assignmentId, user.userId))];
+    for (const candidate of candidates) {
+      const grade = visibleGrade(user, course, assignment, candidate);
+      if (grade !== undefined) grades.push(grade);
+    }
+  }
+  return ok(grades);
+}
+
+/** Every change of one grade (oldest first): the owner, or the student once released. */
+export async function getGradeHistory(
+  reader: LmsReader,
+  actor: Actor,
+  assignmentId: string,
+  studentId: string,
+): Promise<QueryResult<GradeHistoryRecord[]>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const assignment = await reader.get("assignments", assignmentId);
+  if (assignment === undefined) return notFound(`no assignment ${assignmentId}`);
+  const course = await reader.get("courses", assignment.courseId);
+  if (course === undefined) return notFound(`no course ${assignment.courseId}`);
+  const isOwner = course.ownerId === user.userId;
+  const isReleasedToSelf = user.userId === studentId && isReleased(assignment);
+  if (!isOwner && !isReleasedToSelf) return forbidden("you may not see this grade's history");
+  const rows = await listAll(reader, "gradeHistory", prefix(assignmentId, studentId));
+  return ok(rows.map((row) => row.value));
+}
+
+/** The owner's queue: latest submissions without a grade (oldest first), with ungraded and late counts. */
+export async function needsGrading(
+  reader: LmsReader,
+  actor: Actor,
+  courseId: string,
+): Promise<QueryResult<GradingQueue>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const course = await ownedCourse(reader, user, courseId);
+  if (isRejection(course)) return course;
+  const items: GradingQueueItem[] = [];
+  let lateCount = 0;
+  for (const assignment of await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
+    reader.get("assignments", ref.value.assignmentId),
+  )) {
+    for (const { key: entryKey, value } of await listAll(
+      reader,
+      "latestSubmissions",
+      prefix(assignment.assignmentId),
+    )) {
+      const studentId = entryKey.slice(assignment.assignmentId.length + 1);
+      const grade = await reader.get("grades", entryKey);
+      // Graded before a resubmission still counts as needing grading: the new version is unseen.
+      if (grade !== undefined && grade.submissionId === value.submissionId) continue;
+      if (value.late) lateCount++;
+      items.push({
+        assignmentId: assignment.assignmentId,
+        studentId,
+        submissionId: value.submissionId,
+        submittedAt: value.submittedAt,
+        late: value.late,
+      });
+    }
+  }
+  items.sort((a, b) => a.submittedAt - b.submittedAt || (a.submissionId < b.submissionId ? -1 : 1));
+  return ok({ ungradedCount: items.length, lateCount, items });
+}
+
+/** Questions of a course: the owner sees all, a student their own. */
+export async function listQuestions(
+  reader: LmsReader,
+  actor: Actor,
+  courseId: string,
+): Promise<QueryResult<QuestionRecord[]>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const course = await reader.get("courses", courseId);
+  if (course === undefined) return notFound(`no course ${courseId}`);
+  if (!(await isCourseMember(reader, user, courseId))) return forbidden("you are not a member of this course");
+  const questions: QuestionRecord[] = [];
+  for (const ref of await listAll(reader, "courseQuestions", prefix(courseId))) {
+    const question = await reader.get("questions", ref.value.questionId);
+    if (question !== undefined && (course.ownerId === user.userId || question.askedBy === user.userId)) {
+      questions.push(question);
+    }
+  }
+  return ok(questions);
+}
+
+/**
+ * Students: of one course for its owner, or every student for an admin (omit `courseId`).
+ */
+export async function listStudents(
+  reader: LmsReader,
+  actor: Actor,
+  courseId?: string,
+): Promise<QueryResult<PublicUser[]>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  if (courseId === undefined) {
+    if (user.role !== "admin") return forbidden("only an admin may list every student");
+    return ok(await usersWithRole(reader, "student"));
+  }
+  const course = await ownedCourse(reader, user, courseId);
+  if (isRejection(course)) return course;
+  const students: PublicUser[] = [];
+  for (const { value } of await listAll(reader, "courseMembers", prefix(courseId))) {
+    if (value.role !== "student") continue;
+    const student = await reader.get("users", value.userId);
+    if (student !== undefined) students.push(publicUser(student));
+  }
+  return ok(students);
+}
+
+/** Every instructor (names only): any signed-in user may see who teaches. */
+export async function listInstructors(reader: LmsReader, actor: Actor): Promise<QueryResult<PublicUser[]>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  return ok(await usersWithRole(reader, "instructor"));
+}
+
+async function usersWithRole(reader: LmsReader, role: Role): Promise<PublicUser[]> {
+  const users: PublicUser[] = [];
+  for (const { value } of await listAll(reader, "roleMembers", prefix(role))) {
+    const user = await reader.get("users", value.userId);
+    if (user !== undefined) users.push(publicUser(user));
+  }
+  return users;
+}
+
+/**
+ * The course's grades as CSV for its owner: one row per enrolled student and assignment, cells
+ * neutralised against formula injection (csv.ts).
+ */
+export async function exportGradesCsv(reader: LmsReader, actor: Actor, courseId: string): Promise<QueryResult<string>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const course = await ownedCourse(reader, user, courseId);
+  if (isRejection(course)) return course;
+  const rows: (string | number)[][] = [
+    ["username", "display name", "assignment", "points", "max points", "late", "feedback"],
+  ];
+  const assignments = await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
+    reader.get("assignments", ref.value.assignmentId),
+  );
+  for (const { value } of await listAll(reader, "courseMembers", prefix(courseId))) {
+    if (value.role !== "student") continue;
+    const student = await reader.get("users", value.userId);
+    if (student === undefined) continue;
+    for (const assignment of assignments) {
+      const grade = await reader.get("grades", key(assignment.assignmentId, student.userId));
+      const latest = await reader.get("latestSubmissions", key(assignment.assignmentId, student.userId));
+      rows.push([
+        student.username,
+        student.displayName,
+        assignment.title,
+        grade === undefined ? "" : grade.points,
+        assignment.maxPoints,
+        latest === undefined ? "" : latest.late ? "yes" : "no",
+        grade?.feedback ?? "",
+      ]);
+    }
+  }
+  return ok(toCsv(rows));
+}
+
+/**
+ * Whether `actor` may download the file: they uploaded it, or it is attached to a material of a
+ * course they belong to, or to a submission they may see (their own, or one in a course they own).
+ * Returns the display metadata to serve it with.
+ */
+export async function fileAccess(reader: LmsReader, actor: Actor, sha256: string): Promise<QueryResult<AttachedFile>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const file = await reader.get("files", sha256);
+  if (file === undefined) return notFound("no such file");
+  const own = await reader.get("fileOwners", key(sha256, user.userId));
+  if (own !== undefined) return ok({ sha256, name: own.name, mime: own.mime, size: own.size });
+  for (const { value: ref } of await listAll(reader, "fileRefs", prefix(sha256))) {
+    const allowed =
+      ref.kind === "material"
+        ? await isCourseMember(reader, user, ref.courseId)
+        : ref.studentId === user.userId || !isRejection(await ownedCourse(reader, user, ref.courseId));
+    if (!allowed) continue;
+    const attached = await attachedFile(reader, ref.kind, ref.refId, sha256);
+    if (attached !== undefined) return ok(attached);
+  }
+  return forbidden("you may not download this file");
+}
+
+async function attachedFile(
+  reader: LmsReader,
+  kind: "submission" | "material",
+  refId: string,
+  sha256: string,
+): Promise<AttachedFile | undefined> {
+  if (kind === "material") return (await reader.get("materials", refId))?.file;
+  return (await reader.get("submissions", refId))?.files.find((file) => file.sha256 === sha256);
+}
+
+/** A material, for a member of its course (the tutor grounds answers in it). */
+export async function getMaterial(
+  reader: LmsReader,
+  actor: Actor,
+  materialId: string,
+): Promise<QueryResult<MaterialRecord>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const material = await reader.get("materials", materialId);
+  if (material === undefined) return notFound(`no material ${materialId}`);
+  if (!(await isCourseMember(reader, user, material.courseId))) return forbidden("you are not a member of this course");
+  return ok(material);
+}
+
+/** The actor's own tutor exchanges. */
+export async function listTutorExchanges(reader: LmsReader, actor: Actor): Promise<QueryResult<TutorExchangeRecord[]>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  return ok((await listAll(reader, "tutorExchanges", prefix(user.userId))).map((entry) => entry.value));
+}
+
+/**
+ * Hashes the store names but the file store lacks (after restoring a snapshot): the node fetches
+ * them from a peer by hash and stores them with `FileStore.store`, which verifies the hash.
+ */
+export async function missingFiles(reader: LmsReader, files: FileStore): Promise<string[]> {
+  const missing: string[] = [];
+  let startAfter: string | undefined;
+  for (;;) {
+    const page = await reader.list("files", "", { startAfter, limit: pageRecords });
+    for (const { key: sha256 } of page) if (!(await files.has(sha256))) missing.push(sha256);
+    if (page.length < pageRecords) return missing;
+    startAfter = page[page.length - 1].key;
+  }
+}

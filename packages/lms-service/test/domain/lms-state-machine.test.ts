@@ -1,0 +1,402 @@
+import { afterEach, describe, expect, test } from "vitest";
+import { key } from "../../src/domain/keys.js";
+import { actor, Cleanup, Harness, passwordHash, seedSchool, snapshotBytes } from "./harness.js";
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const pdf = new TextEncoder().encode("%PDF-1.7 my homework");
+
+describe("accounts", () => {
+  test("usernames are unique; a taken one is a conflict and changes nothing", async () => {
+    const h = await Harness.memory(cleanup);
+    await h.ok("registerStudent", null, { userId: "u1", username: "ann", displayName: "Ann", passwordHash });
+    const before = await snapshotBytes(h.store);
+    const again = await h.run("registerStudent", null, {
+      userId: "u2",
+      username: "ann",
+      displayName: "Other",
+      passwordHash,
+    });
+    expect(again.status).toBe("conflict");
+    expect(await h.store.get("users", "u2")).toBeUndefined();
+    // Only the applied index moved.
+    expect((await snapshotBytes(h.store)).toString().replace(/"appliedIndex":\d+/, "")).toBe(
+      before.toString().replace(/"appliedIndex":\d+/, ""),
+    );
+  });
+
+  test("only an admin creates instructors; the first admin comes from bootstrap, once", async () => {
+    const h = await Harness.memory(cleanup);
+    const { s1 } = await seedSchool(h);
+    const bySudent = await h.run("createInstructor", s1, {
+      userId: "x",
+      username: "xavier",
+      displayName: "X",
+      passwordHash,
+    });
+    expect(bySudent.status).toBe("forbidden");
+    const second = await h.run("bootstrapAdmin", null, {
+      userId: "a2",
+      username: "root2",
+      displayName: "R",
+      passwordHash,
+    });
+    expect(second.status).toBe("conflict");
+    expect(await h.store.get("users", "a2")).toBeUndefined();
+  });
+
+  test("the stored role decides, not the role the token claims", async () => {
+    const h = await Harness.memory(cleanup);
+    await seedSchool(h);
+    const forged = actor("s1", "admin");
+    const result = await h.run("createInstructor", forged, {
+      userId: "x",
+      username: "xavier",
+      displayName: "X",
+      passwordHash,
+    });
+    expect(result.status).toBe("forbidden");
+  });
+
+  test("an unknown actor is refused", async () => {
+    const h = await Harness.memory(cleanup);
+    await seedSchool(h);
+    const ghost = actor("ghost", "instructor");
+    expect((await h.run("createCourse", ghost, { courseId: "c9", title: "T", description: "" })).status).toBe(
+      "forbidden",
+    );
+  });
+
+  test("logout revokes the token id", async () => {
+    const h = await Harness.memory(cleanup);
+    const { s1 } = await seedSchool(h);
+    await h.ok("revokeToken", s1, { tokenId: "jti-1", expiresAt: h.clockMs + 3_600_000 });
+    expect(await h.store.get("revokedTokens", "jti-1")).toMatchObject({ userId: "s1" });
+  });
+});
+
+describe("courses and enrolment", () => {
+  test("an instructor cannot touch another instructor's course", async () => {
+    const h = await Harness.memory(cleanup);
+    const { bob } = await seedSchool(h);
+    const attempts = [
+      await h.run("createAssignment", bob, {
+        assignmentId: "a9",
+        courseId: "c1",
+        title: "T",
+        description: "",
+        dueAt: 1,
+        maxPoints: 5,
+      }),
+      await h.run("enrolStudent", bob, { courseId: "c1", studentId: "s3" }),
+      await h.run("createJoinCode", bob, { courseId: "c1", code: "ABCDEF" }),
+      await h.run("grade", bob, { assignmentId: "a1", studentId: "s1", points: 5, feedback: "" }),
+      await h.run("releaseGrades", bob, { assignmentId: "a1" }),
+      await h.run("postFeedbackNote", bob, { noteId: "n1", courseId: "c1", text: "hi" }),
+      await h.run("postMaterial", bob, { materialId: "m1", courseId: "c1", title: "T", body: "" }),
+    ];
+    for (const attempt of attempts) expect(attempt.status).toBe("forbidden");
+    expect(await h.store.get("assignments", "a9")).toBeUndefined();
+    expect(await h.store.get("courseMembers", key("c1", "s3"))).toBeUndefined();
+  });
+
+  test("students join with a live code; revoked, expired and unknown codes all fail alike", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice, s3 } = await seedSchool(h);
+    await h.ok("createJoinCode", alice, { courseId: "c1", code: "JOIN01" });
+    await h.ok("createJoinCode", alice, { courseId: "c1", code: "JOIN02", expiresAt: h.clockMs + 1500 });
+    await h.ok("createJoinCode", alice, { courseId: "c1", code: "JOIN03" });
+    await h.ok("revokeJoinCode", alice, { code: "JOIN03" });
+    expect((await h.run("joinByCode", s3, { code: "JOIN03" })).status).toBe("not-found");
+    h.clockMs += 10_000;
+    expect((await h.run("joinByCode", s3, { code: "JOIN02" })).status).toBe("not-found");
+    expect((await h.run("joinByCode", s3, { code: "NOPE99" })).status).toBe("not-found");
+    const joined = await h.ok("joinByCode", s3, { code: "JOIN01" });
+    expect(joined.value).toEqual({ courseId: "c1", alreadyEnrolled: false });
+    const twice = await h.ok("joinByCode", s3, { code: "JOIN01" });
+    expect(twice.value).toEqual({ courseId: "c1", alreadyEnrolled: true });
+  });
+
+  test("join codes are unique across courses", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice, bob } = await seedSchool(h);
+    await h.ok("createJoinCode", alice, { courseId: "c1", code: "SAME01" });
+    expect((await h.run("createJoinCode", bob, { courseId: "c2", code: "SAME01" })).status).toBe("conflict");
+  });
+
+  test("an instructor cannot join as a student, and only students are enrolled", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice, bob } = await seedSchool(h);
+    await h.ok("createJoinCode", alice, { courseId: "c1", code: "JOIN01" });
+    expect((await h.run("joinByCode", bob, { code: "JOIN01" })).status).toBe("forbidden");
+    expect((await h.run("enrolStudent", alice, { courseId: "c1", studentId: "bob" })).status).toBe("invalid");
+  });
+});
+
+describe("submissions", () => {
+  test("late flag comes from the stamped time against the due date; resubmissions keep history", async () => {
+    const h = await Harness.memory(cleanup);
+    const { s1, dueAt } = await seedSchool(h);
+    const hash = await h.upload(s1, "up1", pdf);
+    const first = await h.ok(
+      "submit",
+      s1,
+      { submissionId: "sub1", assignmentId: "a1", fileHashes: [hash], comment: "" },
+      { at: dueAt },
+    );
+    expect(first.value).toEqual({ submissionId: "sub1", version: 1, late: false });
+    const second = await h.ok(
+      "submit",
+      s1,
+      { submissionId: "sub2", assignmentId: "a1", fileHashes: [hash], comment: "v2" },
+      { at: dueAt + 1 },
+    );
+    expect(second.value).toEqual({ submissionId: "sub2", version: 2, late: true });
+    expect(await h.store.get("submissions", "sub1")).toMatchObject({ version: 1, late: false });
+    expect(await h.store.get("latestSubmissions", key("a1", "s1"))).toMatchObject({ submissionId: "sub2", version: 2 });
+    const versions = await h.store.list("submissionVersions", "a1/s1/");
+    expect(versions.map((v) => v.value.submissionId)).toEqual(["sub1", "sub2"]);
+  });
+
+  test("a student submits only to an enrolled course and only files they uploaded", async () => {
+    const h = await Harness.memory(cleanup);
+    const { s1, s3 } = await seedSchool(h);
+    const hash = await h.upload(s1, "up1", pdf);
+    const notEnrolled = await h.run("submit", s3, {
+      submissionId: "x1",
+      assignmentId: "a1",
+      fileHashes: [hash],
+      comment: "",
+    });
+    expect(notEnrolled.status).toBe("forbidden");
+    const s2 = actor("s2", "student");
+    const othersFile = await h.run("submit", s2, {
+      submissionId: "x2",
+      assignmentId: "a1",
+      fileHashes: [hash],
+      comment: "",
+    });
+    expect(othersFile.status).toBe("forbidden");
+    expect(await h.store.get("submissions", "x2")).toBeUndefined();
+  });
+});
+
+describe("grading", () => {
+  test("a student cannot grade; points stay within 0..max", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice, s1 } = await seedSchool(h);
+    expect((await h.run("grade", s1, { assignmentId: "a1", studentId: "s1", points: 10, feedback: "" })).status).toBe(
+      "forbidden",
+    );
+    expect(
+      (await h.run("grade", alice, { assignmentId: "a1", studentId: "s1", points: 10.5, feedback: "" })).status,
+    ).toBe("invalid");
+    expect((await h.run("grade", alice, { assignmentId: "a1", studentId: "s3", points: 1, feedback: "" })).status).toBe(
+      "not-found",
+    );
+    expect(await h.store.get("grades", key("a1", "s1"))).toBeUndefined();
+  });
+
+  test("every grade change leaves a history row keyed by log index: who, when, old -> new", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice } = await seedSchool(h);
+    const first = await h.ok("grade", alice, { assignmentId: "a1", studentId: "s1", points: 6, feedback: "ok" });
+    const firstIndex = h.index;
+    const firstAt = h.clockMs;
+    await h.ok("grade", alice, { assignmentId: "a1", studentId: "s1", points: 8.5, feedback: "better" });
+    expect(first.value).toMatchObject({ historyIndex: firstIndex });
+    const rows = (await h.store.list("gradeHistory", "a1/s1/")).map((row) => row.value);
+    expect(rows).toEqual([
+      {
+        logIndex: firstIndex,
+        assignmentId: "a1",
+        studentId: "s1",
+        changedBy: "alice",
+        changedAt: firstAt,
+        old: null,
+        new: { points: 6, feedback: "ok" },
+      },
+      {
+        logIndex: firstIndex + 1,
+        assignmentId: "a1",
+        studentId: "s1",
+        changedBy: "alice",
+        changedAt: firstAt + 1000,
+        old: { points: 6, feedback: "ok" },
+        new: { points: 8.5, feedback: "better" },
+      },
+    ]);
+  });
+});
+
+describe("idempotency", () => {
+  test("a repeated key returns the first result and applies nothing again", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice } = await seedSchool(h);
+    const body = { assignmentId: "a1", studentId: "s1", points: 4, feedback: "f" };
+    const first = await h.ok("grade", alice, body, { idempotencyKey: "grade-once-1" });
+    const again = await h.run("grade", alice, body, { idempotencyKey: "grade-once-1" });
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(await h.store.list("gradeHistory", "a1/s1/")).toHaveLength(1);
+  });
+
+  test("a retry through another node (new stamped id and time) replays the first result", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice } = await seedSchool(h);
+    await h.ok(
+      "createCourse",
+      alice,
+      { courseId: "first", title: "T", description: "" },
+      { idempotencyKey: "course-key-1" },
+    );
+    const retry = await h.run(
+      "createCourse",
+      alice,
+      { courseId: "second", title: "T", description: "" },
+      { idempotencyKey: "course-key-1" },
+    );
+    expect(retry).toMatchObject({ status: "ok", value: { courseId: "first" }, replayed: true });
+    expect(await h.store.get("courses", "second")).toBeUndefined();
+  });
+
+  test("the same key with other content is a conflict", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice } = await seedSchool(h);
+    await h.ok(
+      "createCourse",
+      alice,
+      { courseId: "k1", title: "One", description: "" },
+      { idempotencyKey: "course-key-2" },
+    );
+    const other = await h.run(
+      "createCourse",
+      alice,
+      { courseId: "k2", title: "Two", description: "" },
+      { idempotencyKey: "course-key-2" },
+    );
+    expect(other.status).toBe("conflict");
+  });
+
+  test("keys are scoped per user", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice, bob } = await seedSchool(h);
+    await h.ok(
+      "createCourse",
+      alice,
+      { courseId: "k1", title: "One", description: "" },
+      { idempotencyKey: "shared-key-1" },
+    );
+    const bobs = await h.ok(
+      "createCourse",
+      bob,
+      { courseId: "k2", title: "One", description: "" },
+      { idempotencyKey: "shared-key-1" },
+    );
+    expect(bobs).toMatchObject({ value: { courseId: "k2" }, replayed: false });
+  });
+});
+
+describe("entries", () => {
+  test("noop, config and malformed entries only advance the applied index", async () => {
+    const h = await Harness.memory(cleanup);
+    const results = await h.machine.apply([
+      { index: 1, term: 1, type: "noop", data: new Uint8Array() },
+      { index: 2, term: 1, type: "config", data: new Uint8Array([1, 2, 3]) },
+      { index: 3, term: 1, type: "normal", data: new TextEncoder().encode('{"v":1,"kind":"drop tables"}') },
+      { index: 4, term: 1, type: "normal", data: new Uint8Array([0xff, 0xfe]) },
+    ]);
+    expect(results[0]).toBeUndefined();
+    expect(results[1]).toBeUndefined();
+    expect(results[2]).toMatchObject({ status: "invalid" });
+    expect(results[3]).toMatchObject({ status: "invalid" });
+    expect(h.machine.appliedIndex()).toBe(4);
+    const snapshot = (await snapshotBytes(h.store)).toString();
+    expect(snapshot.trim().split("\n")).toHaveLength(2); // header and end line: no records
+  });
+
+  test("an out-of-order entry is a runtime bug and changes nothing", async () => {
+    const h = await Harness.memory(cleanup);
+    await expect(h.machine.apply([{ index: 2, term: 1, type: "noop", data: new Uint8Array() }])).rejects.toThrow(
+      /out of order/,
+    );
+    expect(h.machine.appliedIndex()).toBe(0);
+  });
+
+  test("commands in one apply call see each other (one batch, one commit)", async () => {
+    const h = await Harness.memory(cleanup);
+    const register = h.command("registerStudent", null, {
+      userId: "u1",
+      username: "ann",
+      displayName: "A",
+      passwordHash,
+    });
+    const duplicate = h.command("registerStudent", null, {
+      userId: "u2",
+      username: "ann",
+      displayName: "B",
+      passwordHash,
+    });
+    const results = await h.machine.apply([h.entry(register), h.entry(duplicate)]);
+    expect(results.map((r) => r?.status)).toEqual(["ok", "conflict"]);
+    expect(h.store.appliedIndex()).toBe(2);
+  });
+});
+
+describe("determinism and snapshots", () => {
+  test("two state machines fed the same entries give identical snapshots (memory and LevelDB)", async () => {
+    const a = await Harness.memory(cleanup);
+    await seedSchool(a);
+    const hash = await a.upload(actor("s1", "student"), "up1", pdf, "hw.pdf", 7);
+    await a.ok("submit", actor("s1", "student"), {
+      submissionId: "sub1",
+      assignmentId: "a1",
+      fileHashes: [hash],
+      comment: "",
+    });
+    await a.ok("grade", actor("alice", "instructor"), {
+      assignmentId: "a1",
+      studentId: "s1",
+      points: 9,
+      feedback: "good",
+    });
+    // The same entries into a LevelDB-backed machine, in batches of another size.
+    const b = await Harness.level(cleanup);
+    for (let i = 0; i < a.log.length; i += 5) await b.machine.apply(a.log.slice(i, i + 5));
+    expect(b.machine.appliedIndex()).toBe(a.index);
+    expect((await snapshotBytes(b.store)).equals(await snapshotBytes(a.store))).toBe(true);
+    expect(await b.files.list()).toEqual(await a.files.list());
+  });
+
+  test("snapshot round trip on the embedded store restores everything and the applied index", async () => {
+    const a = await Harness.level(cleanup);
+    await seedSchool(a);
+    await a.ok("grade", actor("alice", "instructor"), {
+      assignmentId: "a1",
+      studentId: "s1",
+      points: 3,
+      feedback: "x",
+    });
+    const bytes = await snapshotBytes(a.store);
+    const b = await Harness.level(cleanup);
+    const meta = { index: a.index, term: 1, config: { voters: ["n1"], outgoing: [], learners: [] } };
+    await b.machine.restore(meta, [bytes.subarray(0, 100), bytes.subarray(100)]);
+    expect(b.machine.appliedIndex()).toBe(a.index);
+    expect((await snapshotBytes(b.store)).equals(bytes)).toBe(true);
+    await expect(b.machine.restore({ ...meta, index: a.index + 1 }, [bytes])).rejects.toThrow(/taken at index/);
+  });
+
+  test("a snapshot is the state at the call, even while later applies commit", async () => {
+    const h = await Harness.level(cleanup);
+    await seedSchool(h);
+    const stream = h.machine.snapshot();
+    const before = h.index;
+    await h.ok("createCourse", actor("alice", "instructor"), { courseId: "later", title: "Later", description: "" });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const text = Buffer.concat(chunks).toString();
+    expect(text).toContain(`"appliedIndex":${before}`);
+    expect(text).not.toContain('"later"');
+    expect(await h.store.get("courses", "later")).toBeDefined();
+  });
+});
