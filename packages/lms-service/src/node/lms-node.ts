@@ -1,0 +1,310 @@
+import { createHmac } from "node:crypto";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { CryptoRandom, type Logger, RaftServer, type RaftServerOptions, SystemClock } from "@lectern/raft-core";
+import { LevelStorage } from "@lectern/raft-core/level";
+import { LoginLimiter } from "../auth/login-limiter.js";
+import { TokenService } from "../auth/tokens.js";
+import { type LmsApplyResult, LmsStateMachine } from "../domain/lms-state-machine.js";
+import type { PeerAddress } from "../peers.js";
+import { addLmsServices } from "../service/lms-services.js";
+import { type LmsServiceContext, monotonicStamper, type TutorBackend } from "../service/service-context.js";
+import { FileStore } from "../store/file-store.js";
+import { LevelLmsStore } from "../store/level-store.js";
+import type { LmsStore } from "../store/lms-store.js";
+import { MongoLmsStore } from "../store/mongo-store.js";
+import { addRaftPeerService, GrpcPeerTransport, nodeServerOptions } from "../transport/index.js";
+import { OllamaTutor } from "../tutor/ollama-tutor.js";
+import { type ClusterSecrets, loadClusterSecrets } from "./cluster-secrets.js";
+import { DrainableStateMachine } from "./drainable-state-machine.js";
+import { JsonLineLogger } from "./json-logger.js";
+import type { NodeConfig } from "./node-config.js";
+
+/** A graceful stop waits this long for calls in flight before cutting them. */
+export const shutdownGraceMs = 3_000;
+/** How often the node checks whether Raft stopped by itself (a storage failure). */
+export const fatalCheckIntervalMs = 1_000;
+
+/** Raft timing a node may override (tests shorten elections). */
+export type RaftTuning = Partial<
+  Pick<
+    RaftServerOptions,
+    | "tickMs"
+    | "electionTicks"
+    | "heartbeatTicks"
+    | "snapshotEveryEntries"
+    | "snapshotTrailingEntries"
+    | "defaultTimeoutMs"
+  >
+>;
+
+export interface LmsNodeOptions {
+  readonly config: NodeConfig;
+  /** Default: from the config's secrets (environment or the shared secrets file). */
+  readonly secrets?: ClusterSecrets;
+  /** Default: JSON lines on stdout with the node id. */
+  readonly logger?: Logger;
+  /** Default: OllamaTutor at the config's OLLAMA_URL and OLLAMA_MODEL. */
+  readonly tutor?: TutorBackend;
+  readonly raft?: RaftTuning;
+  /**
+   * Sync the Raft log and the LMS store (default true). Only throwaway tests may turn it off: an
+   * acknowledged write could then be lost on power failure.
+   */
+  readonly sync?: boolean;
+  /**
+   * Called once if Raft stops by itself (storage or state machine failure): the node then only
+   * answers UNAVAILABLE, so a process should stop and exit non-zero for its supervisor to act.
+   */
+  readonly onFatal?: (error: Error) => void;
+}
+
+/** `host:port`, with brackets around an IPv6 host. */
+export function formatAddress(address: PeerAddress): string {
+  return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/**
+ * The cluster id every peer message carries: derived from CLUSTER_SECRET, so nodes sharing a
+ * secret agree on it without another setting and a node of another cluster is refused.
+ */
+export function clusterIdFor(clusterSecret: string): string {
+  return `lectern-${createHmac("sha256", clusterSecret).update("lectern-cluster-id").digest("hex").slice(0, 16)}`;
+}
+
+/** One database per node, named from the node id (MongoDB names allow no dots). */
+function mongoDatabaseName(nodeId: string): string {
+  return `lectern_${nodeId.replace(/[^A-Za-z0-9_]/g, "_")}`;
+}
+
+/** What a node opened, closed in reverse on a failed start or at stop. */
+interface OpenedParts {
+  storage?: LevelStorage;
+  store?: LmsStore;
+  server?: Server;
+  tutor?: OllamaTutor;
+}
+
+/**
+ * One LMS node: a Raft member (LevelDB log, LMS state machine over the embedded or MongoDB store
+ * and the content-addressed file store) serving the Raft peer service and the whole client API
+ * on one gRPC server at its address from PEERS.
+ *
+ * @example
+ * const node = await LmsNode.start({ config: loadNodeConfig(process.env) });
+ * process.on("SIGTERM", () => void node.stop());
+ */
+export class LmsNode {
+  private stopping: Promise<void> | undefined;
+  private fatalWatch: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly nodeId: string,
+    readonly clusterId: string,
+    /** Where the node's gRPC server listens (`host:port`). */
+    readonly address: string,
+    readonly raft: RaftServer<LmsApplyResult>,
+    readonly transport: GrpcPeerTransport,
+    readonly context: LmsServiceContext,
+    private readonly stateMachine: DrainableStateMachine,
+    private readonly parts: Required<Pick<OpenedParts, "storage" | "store" | "server">> & OpenedParts,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Opens storage, starts Raft and serves gRPC; rejects (with everything closed again) on failure. */
+  static async start(options: LmsNodeOptions): Promise<LmsNode> {
+    const { config } = options;
+    const logger = options.logger ?? new JsonLineLogger({ node: config.nodeId });
+    const parts: OpenedParts = {};
+    try {
+      return await LmsNode.assemble(options, logger, parts);
+    } catch (error) {
+      logger.error({ err: error instanceof Error ? error.message : String(error) }, "node failed to start");
+      parts.server?.forceShutdown();
+      await parts.store?.close().catch(() => {});
+      await parts.storage?.close().catch(() => {});
+      await parts.tutor?.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  private static async assemble(options: LmsNodeOptions, logger: Logger, parts: OpenedParts): Promise<LmsNode> {
+    const { config } = options;
+    const sync = options.sync ?? true;
+    const secrets =
+      options.secrets ??
+      (await loadClusterSecrets({
+        file: config.secretsFile,
+        jwtSecret: config.jwtSecret,
+        clusterSecret: config.clusterSecret,
+      }));
+    const clusterId = clusterIdFor(secrets.clusterSecret);
+    await mkdir(config.dataDir, { recursive: true });
+    const storage = await LevelStorage.open(join(config.dataDir, "raft"), { clusterId, nodeId: config.nodeId, sync });
+    parts.storage = storage;
+    const store: LmsStore =
+      config.mongoUri !== undefined
+        ? await MongoLmsStore.open(config.mongoUri, { databaseName: mongoDatabaseName(config.nodeId) })
+        : await LevelLmsStore.open(
+            join(config.dataDir, "lms"),
+            sync ? {} : { syncEveryCommits: Number.MAX_SAFE_INTEGER },
+          );
+    parts.store = store;
+    const files = await FileStore.open(config.fileStorageDir, { maxFileBytes: config.maxFileBytes });
+    const stateMachine = new DrainableStateMachine(
+      new LmsStateMachine({ store, files, maxFileBytes: config.maxFileBytes }),
+    );
+
+    // The transport and the services ask Raft for the configuration in the log; until Raft runs
+    // (and as the bootstrap fallback) PEERS answers.
+    let raft: RaftServer<LmsApplyResult> | undefined;
+    const addressOf = (id: string): string | undefined => {
+      const fromLog = raft === undefined ? undefined : safeStatus(raft)?.addresses[id];
+      if (fromLog !== undefined && fromLog !== "") return fromLog;
+      const bootstrap = config.peers.get(id);
+      return bootstrap === undefined ? undefined : formatAddress(bootstrap);
+    };
+    const isMember = (id: string): boolean => {
+      const status = raft === undefined ? undefined : safeStatus(raft);
+      if (status === undefined) return config.peers.has(id);
+      return (
+        status.voters.includes(id) ||
+        status.outgoingVoters.includes(id) ||
+        status.learners.includes(id) ||
+        Object.hasOwn(status.addresses, id)
+      );
+    };
+    const transport = new GrpcPeerTransport({
+      id: config.nodeId,
+      clusterId,
+      clusterSecret: secrets.clusterSecret,
+      isMember,
+      resolveAddress: addressOf,
+      logger,
+    });
+    raft = new RaftServer<LmsApplyResult>({
+      id: config.nodeId,
+      clusterId,
+      voters: [...config.peers.keys()],
+      clock: new SystemClock(),
+      random: new CryptoRandom(),
+      storage,
+      transport,
+      stateMachine,
+      logger,
+      ...options.raft,
+    });
+
+    let tutor = options.tutor;
+    if (tutor === undefined) {
+      const ollama = new OllamaTutor({ baseUrl: config.ollamaUrl, model: config.ollamaModel });
+      parts.tutor = ollama;
+      tutor = ollama;
+    }
+    const revokedNever = () => false; // Revocation is checked against the store per call (call-helpers.ts).
+    const context: LmsServiceContext = {
+      nodeId: config.nodeId,
+      clusterId,
+      raft,
+      store,
+      files,
+      tokens: new TokenService(secrets.jwtSecret, revokedNever),
+      loginLimiter: new LoginLimiter(),
+      tutor,
+      clusterSecret: secrets.clusterSecret,
+      maxFileBytes: config.maxFileBytes,
+      transportStatus: () => transport.status(),
+      addressOf,
+      logger,
+      stampTime: monotonicStamper(),
+      wallClockMs: Date.now,
+    };
+
+    const spoolDirectory = join(config.dataDir, "upload-spool");
+    await rm(spoolDirectory, { recursive: true, force: true });
+    const server = new Server(nodeServerOptions());
+    parts.server = server;
+    addRaftPeerService(server, transport);
+    addLmsServices(server, context, spoolDirectory);
+    const address = formatAddress(config.listen);
+    await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) =>
+        error === null ? resolve(port) : reject(error),
+      ),
+    );
+    await raft.start();
+    logger.info({ address, clusterId, store: config.mongoUri === undefined ? "level" : "mongodb" }, "node started");
+    const node = new LmsNode(
+      config.nodeId,
+      clusterId,
+      address,
+      raft,
+      transport,
+      context,
+      stateMachine,
+      { ...parts, storage, store, server },
+      logger,
+    );
+    if (options.onFatal !== undefined) node.watchForFatalError(options.onFatal);
+    return node;
+  }
+
+  private watchForFatalError(onFatal: (error: Error) => void): void {
+    this.fatalWatch = setInterval(() => {
+      const fatal = safeStatus(this.raft)?.fatalError;
+      if (fatal === undefined || this.stopping !== undefined) return;
+      clearInterval(this.fatalWatch);
+      this.logger.error({ code: fatal.code, err: fatal.message }, "raft stopped by a fatal error; the node stops");
+      onFatal(fatal);
+    }, fatalCheckIntervalMs);
+    this.fatalWatch.unref();
+  }
+
+  /**
+   * Stops the node: no new calls, Raft stopped (pending calls fail with a retryable error), calls
+   * in flight get {@link shutdownGraceMs} to finish, then the stores close. Idempotent.
+   * `graceful: false` cuts every call at once (tests use it to simulate a crash of the process).
+   */
+  stop(options: { readonly graceful?: boolean } = {}): Promise<void> {
+    this.stopping ??= this.shutdown(options.graceful ?? true);
+    return this.stopping;
+  }
+
+  private async shutdown(graceful: boolean): Promise<void> {
+    clearInterval(this.fatalWatch);
+    const { server } = this.parts;
+    const drained = graceful ? tryShutdown(server, shutdownGraceMs) : Promise.resolve(server.forceShutdown());
+    await this.raft.stop();
+    await drained;
+    await this.stateMachine.drained();
+    await this.parts.store
+      .close()
+      .catch((error: unknown) => this.logger.error({ err: String(error) }, "store close failed"));
+    await this.parts.storage.close().catch(() => {});
+    await this.parts.tutor?.close().catch(() => {});
+    this.logger.info({}, graceful ? "node stopped" : "node killed");
+  }
+}
+
+function safeStatus(raft: RaftServer<LmsApplyResult>) {
+  try {
+    return raft.status();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stops accepting calls and waits up to `graceMs` for running ones, then cuts them. */
+function tryShutdown(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
