@@ -27,7 +27,6 @@ export * as lmsProto from "./gen/lms.js";
 // The node.
 export { type BootstrapAdminInput, bootstrapAdmin } from "./node/bootstrap-admin.js";
 export { type ClusterSecrets, loadClusterSecrets } from "./node/cluster-secrets.js";
-export { isLogLevel, JsonLineLogger, type LogLevel } from "./node/json-logger.js";
 export { clusterIdFor, formatAddress, LmsNode, type LmsNodeOptions, type RaftTuning } from "./node/lms-node.js";
 export {
   DEFAULT_MAX_FILE_BYTES,

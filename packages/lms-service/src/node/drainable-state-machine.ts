@@ -8,10 +8,19 @@ import type { LmsApplyResult, LmsStateMachine } from "../domain/lms-state-machin
 export class DrainableStateMachine implements StateMachine<LmsApplyResult> {
   private inFlight: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly inner: LmsStateMachine) {}
+  constructor(
+    private readonly inner: LmsStateMachine,
+    /** Told how many entries each successful `apply` applied (metrics). */
+    private readonly onApplied: (count: number) => void = () => {},
+  ) {}
 
   apply(entries: readonly Entry[]): Promise<LmsApplyResult[]> {
-    return this.track(this.inner.apply(entries));
+    return this.track(
+      this.inner.apply(entries).then((results) => {
+        this.onApplied(entries.length);
+        return results;
+      }),
+    );
   }
 
   appliedIndex(): number {

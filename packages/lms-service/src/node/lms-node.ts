@@ -1,12 +1,14 @@
 import { createHmac } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { CryptoRandom, type Logger, RaftServer, type RaftServerOptions, SystemClock } from "@lectern/raft-core";
+import { CryptoRandom, type Logger, type RaftServer, type RaftServerOptions, SystemClock } from "@lectern/raft-core";
 import { LevelStorage } from "@lectern/raft-core/level";
 import { LoginLimiter } from "../auth/login-limiter.js";
 import { TokenService } from "../auth/tokens.js";
 import { type LmsApplyResult, LmsStateMachine } from "../domain/lms-state-machine.js";
+import { NodeMetrics } from "../ops/node-metrics.js";
+import { createNodeLogger } from "../ops/pino-logger.js";
 import type { PeerAddress } from "../peers.js";
 import { addLmsServices } from "../service/lms-services.js";
 import { type LmsServiceContext, monotonicStamper, type TutorBackend } from "../service/service-context.js";
@@ -18,11 +20,15 @@ import { addRaftPeerService, GrpcPeerTransport, nodeServerOptions } from "../tra
 import { OllamaTutor } from "../tutor/ollama-tutor.js";
 import { type ClusterSecrets, loadClusterSecrets } from "./cluster-secrets.js";
 import { DrainableStateMachine } from "./drainable-state-machine.js";
-import { JsonLineLogger } from "./json-logger.js";
+import { joinMarkerFile } from "./fresh-start.js";
+import { MemberRecorder } from "./member-recorder.js";
+import { MeteredRaftServer } from "./metered-raft-server.js";
 import type { NodeConfig } from "./node-config.js";
 
 /** A graceful stop waits this long for calls in flight before cutting them. */
 export const shutdownGraceMs = 3_000;
+/** How often a joining node checks whether the leader's log has given it a configuration. */
+export const joinCheckIntervalMs = 250;
 /** How often the node checks whether Raft stopped by itself (a storage failure). */
 export const fatalCheckIntervalMs = 1_000;
 
@@ -43,8 +49,21 @@ export interface LmsNodeOptions {
   readonly config: NodeConfig;
   /** Default: from the config's secrets (environment or the shared secrets file). */
   readonly secrets?: ClusterSecrets;
-  /** Default: JSON lines on stdout with the node id. */
+  /** Default: pino JSON lines on stdout with the node id. */
   readonly logger?: Logger;
+  /** Counters the node feeds (proposals, applied entries, gRPC calls). Default: a fresh set. */
+  readonly metrics?: NodeMetrics;
+  /**
+   * Start with no configuration of its own and wait for the leader's log (a node with an empty data
+   * folder joining a running cluster, see fresh-start.ts): it never campaigns before the log makes it
+   * a voter, and it admits the PEERS members' streams until the log names its members. Default false.
+   */
+  readonly join?: boolean;
+  /**
+   * While leading, record the address of every member that has run in the configuration (see
+   * member-recorder.ts). Default true.
+   */
+  readonly recordMembers?: boolean;
   /** Default: OllamaTutor at the config's OLLAMA_URL and OLLAMA_MODEL. */
   readonly tutor?: TutorBackend;
   readonly raft?: RaftTuning;
@@ -98,6 +117,8 @@ interface OpenedParts {
 export class LmsNode {
   private stopping: Promise<void> | undefined;
   private fatalWatch: NodeJS.Timeout | undefined;
+  private recorder: MemberRecorder | undefined;
+  private joinWatch: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly nodeId: string,
@@ -110,12 +131,14 @@ export class LmsNode {
     private readonly stateMachine: DrainableStateMachine,
     private readonly parts: Required<Pick<OpenedParts, "storage" | "store" | "server">> & OpenedParts,
     private readonly logger: Logger,
+    /** The counters this node feeds; the operations server renders them. */
+    readonly metrics: NodeMetrics,
   ) {}
 
   /** Opens storage, starts Raft and serves gRPC; rejects (with everything closed again) on failure. */
   static async start(options: LmsNodeOptions): Promise<LmsNode> {
     const { config } = options;
-    const logger = options.logger ?? new JsonLineLogger({ node: config.nodeId });
+    const logger = options.logger ?? createNodeLogger({ nodeId: config.nodeId });
     const parts: OpenedParts = {};
     try {
       return await LmsNode.assemble(options, logger, parts);
@@ -141,6 +164,8 @@ export class LmsNode {
       }));
     const clusterId = clusterIdFor(secrets.clusterSecret);
     await mkdir(config.dataDir, { recursive: true });
+    // Until the leader's log arrives, a restart must join again rather than bootstrap a cluster.
+    if (options.join === true) await writeFile(joinMarkerFile(config.dataDir), "waiting for the leader's log\n");
     const storage = await LevelStorage.open(join(config.dataDir, "raft"), { clusterId, nodeId: config.nodeId, sync });
     parts.storage = storage;
     const store: LmsStore =
@@ -152,8 +177,10 @@ export class LmsNode {
           );
     parts.store = store;
     const files = await FileStore.open(config.fileStorageDir, { maxFileBytes: config.maxFileBytes });
+    const metrics = options.metrics ?? new NodeMetrics();
     const stateMachine = new DrainableStateMachine(
       new LmsStateMachine({ store, files, maxFileBytes: config.maxFileBytes }),
+      (count) => metrics.entriesApplied(count),
     );
 
     // The transport and the services ask Raft for the configuration in the log; until Raft runs
@@ -168,6 +195,8 @@ export class LmsNode {
     const isMember = (id: string): boolean => {
       const status = raft === undefined ? undefined : safeStatus(raft);
       if (status === undefined) return config.peers.has(id);
+      // A joining node has no configuration until the leader's log arrives: PEERS stands in.
+      if (status.voters.length === 0 && status.learners.length === 0 && config.peers.has(id)) return true;
       return (
         status.voters.includes(id) ||
         status.outgoingVoters.includes(id) ||
@@ -183,18 +212,21 @@ export class LmsNode {
       resolveAddress: addressOf,
       logger,
     });
-    raft = new RaftServer<LmsApplyResult>({
-      id: config.nodeId,
-      clusterId,
-      voters: [...config.peers.keys()],
-      clock: new SystemClock(),
-      random: new CryptoRandom(),
-      storage,
-      transport,
-      stateMachine,
-      logger,
-      ...options.raft,
-    });
+    raft = new MeteredRaftServer<LmsApplyResult>(
+      {
+        id: config.nodeId,
+        clusterId,
+        voters: options.join === true ? [] : [...config.peers.keys()],
+        clock: new SystemClock(),
+        random: new CryptoRandom(),
+        storage,
+        transport,
+        stateMachine,
+        logger,
+        ...options.raft,
+      },
+      metrics,
+    );
 
     let tutor = options.tutor;
     if (tutor === undefined) {
@@ -223,7 +255,7 @@ export class LmsNode {
 
     const spoolDirectory = join(config.dataDir, "upload-spool");
     await rm(spoolDirectory, { recursive: true, force: true });
-    const server = new Server(nodeServerOptions());
+    const server = new Server({ ...nodeServerOptions(), interceptors: [metrics.rpcs.interceptor()] });
     parts.server = server;
     addRaftPeerService(server, transport);
     addLmsServices(server, context, spoolDirectory);
@@ -245,9 +277,29 @@ export class LmsNode {
       stateMachine,
       { ...parts, storage, store, server },
       logger,
+      metrics,
     );
     if (options.onFatal !== undefined) node.watchForFatalError(options.onFatal);
+    if (options.join === true) node.watchJoin(joinMarkerFile(config.dataDir));
+    if (options.recordMembers ?? true) {
+      node.recorder = new MemberRecorder(raft, addressOf, logger);
+      node.recorder.start();
+    }
     return node;
+  }
+
+  /** Removes the join marker once the log has given this node a configuration. */
+  private watchJoin(markerFile: string): void {
+    this.joinWatch = setInterval(() => {
+      const status = safeStatus(this.raft);
+      if (status === undefined || (status.voters.length === 0 && status.learners.length === 0)) return;
+      clearInterval(this.joinWatch);
+      unlink(markerFile).then(
+        () => this.logger.info({ voters: status.voters, learners: status.learners }, "joined the cluster"),
+        (error: unknown) => this.logger.warn({ err: String(error) }, "could not remove the join marker"),
+      );
+    }, joinCheckIntervalMs);
+    this.joinWatch.unref();
   }
 
   private watchForFatalError(onFatal: (error: Error) => void): void {
@@ -273,6 +325,8 @@ export class LmsNode {
 
   private async shutdown(graceful: boolean): Promise<void> {
     clearInterval(this.fatalWatch);
+    clearInterval(this.joinWatch);
+    this.recorder?.stop();
     const { server } = this.parts;
     const drained = graceful ? tryShutdown(server, shutdownGraceMs) : Promise.resolve(server.forceShutdown());
     await this.raft.stop();

@@ -8,6 +8,10 @@ export const DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434";
 export const DEFAULT_PEERS = "n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003";
 /** Largest upload a node accepts (a submission or a course material). */
 export const DEFAULT_MAX_FILE_BYTES = 25 * 1024 * 1024;
+/** A node's operations HTTP server (health, metrics) listens on its gRPC port plus this by default. */
+export const HTTP_PORT_OFFSET = 1000;
+/** Where the operations HTTP server listens by default: this machine only. */
+export const DEFAULT_HTTP_HOST = "127.0.0.1";
 
 /** Everything one LMS node needs, resolved from the environment and checked. */
 export interface NodeConfig {
@@ -26,6 +30,10 @@ export interface NodeConfig {
   readonly secretsFile: string;
   readonly jwtSecret: string | undefined;
   readonly clusterSecret: string | undefined;
+  /** Host of the operations HTTP server (`HTTP_HOST`, default 127.0.0.1). */
+  readonly httpHost: string;
+  /** Port of the operations HTTP server (`HTTP_PORT`, default the gRPC port + {@link HTTP_PORT_OFFSET}). */
+  readonly httpPort: number;
 }
 
 /** Thrown for a bad setting; the message names the variable and what is expected. */
@@ -44,7 +52,7 @@ export type NodeEnvironment = Readonly<Record<string, string | undefined>>;
 /**
  * Reads a node's settings from `env` (see the design's "Configuration and defaults"): `NODE_ID`
  * (or `SERVER_NAME`), `PEERS`, `DATA_DIR`, `FILE_STORAGE_DIR`, `MONGO_URI`, `JWT_SECRET`,
- * `CLUSTER_SECRET`, `OLLAMA_URL`, `OLLAMA_MODEL`, `MAX_FILE_BYTES`. Without `PEERS` the node is one
+ * `CLUSTER_SECRET`, `OLLAMA_URL`, `OLLAMA_MODEL`, `MAX_FILE_BYTES`, `HTTP_HOST`, `HTTP_PORT`. Without `PEERS` the node is one
  * of the default local 3-node cluster; without a data folder it uses `./data/<node id>`.
  *
  * @example
@@ -82,6 +90,8 @@ export function loadNodeConfig(env: NodeEnvironment, cwd: string = process.cwd()
     secretsFile: resolve(dataRoot, "cluster-secrets.json"),
     jwtSecret: emptyToUndefined(env.JWT_SECRET),
     clusterSecret: emptyToUndefined(env.CLUSTER_SECRET),
+    httpHost: emptyToUndefined(env.HTTP_HOST) ?? DEFAULT_HTTP_HOST,
+    httpPort: port("HTTP_PORT", env.HTTP_PORT, listen.port + HTTP_PORT_OFFSET),
   };
 }
 
@@ -108,5 +118,11 @@ function positiveInteger(name: string, raw: string | undefined, fallback: number
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new NodeConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
   }
+  return value;
+}
+
+function port(name: string, raw: string | undefined, fallback: number): number {
+  const value = positiveInteger(name, raw, fallback);
+  if (value > 65_535) throw new NodeConfigError(`${name} must be a port number (1-65535), got ${value}`);
   return value;
 }

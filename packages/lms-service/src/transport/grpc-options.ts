@@ -54,8 +54,9 @@ export function peerChannelOptions(): ChannelOptions {
 }
 
 /**
- * Channel options for a client of the LMS API (the web front): client-sized messages and the same
- * keepalive policy as peers.
+ * Channel options for a client of the LMS API (the web front): client-sized messages, the same
+ * keepalive policy as peers, and the same bounded reconnect backoff — grpc-js's default grows to
+ * 120 s, so a client that can reach only a restarted node would otherwise wait up to two minutes.
  */
 export function clientChannelOptions(): ChannelOptions {
   return {
@@ -64,5 +65,7 @@ export function clientChannelOptions(): ChannelOptions {
     "grpc.keepalive_time_ms": keepaliveTimeMs,
     "grpc.keepalive_timeout_ms": keepaliveTimeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
+    "grpc.initial_reconnect_backoff_ms": reconnectInitialBackoffMs,
+    "grpc.max_reconnect_backoff_ms": reconnectMaxBackoffMs,
   };
 }
