@@ -145,6 +145,8 @@ export class RaftCore {
   private addresses: Readonly<Record<NodeId, string>>;
   /** Leader: index of the latest configuration entry; no new change until it is applied (rule 8). */
   private pendingConfigIndex = 0;
+  /** The payload of the configuration entry in effect (the latest one handed out), if any. */
+  private configPayload: ConfigEntryPayload | undefined;
 
   /** Leader only: every other member's replication state (and our own, for commit counting). */
   private readonly progress = new Map<NodeId, Progress>();
@@ -228,6 +230,7 @@ export class RaftCore {
     };
     this.learners = [...(snap?.config.learners ?? this.cfg.learners)];
     this.addresses = snap?.config.addresses ?? {};
+    if (snap !== undefined) this.configPayload = payloadOfSnapshotConfig(snap);
     // Configuration entries already applied before the restart are in effect again.
     for (let i = this.log.firstIndex(); i <= this.log.applied; i++) {
       const e = this.log.entryAt(i);
@@ -406,6 +409,39 @@ export class RaftCore {
     return this.role;
   }
 
+  /** The commit index (cheap, like `currentTerm`). */
+  commitIndex(): number {
+    return this.log.commit;
+  }
+
+  /** The index of the last entry in the log (cheap, like `currentTerm`). */
+  lastIndex(): number {
+    return this.log.lastIndex();
+  }
+
+  /** The term of the last entry in the log (cheap, like `currentTerm`). */
+  lastTerm(): number {
+    return this.log.lastTerm();
+  }
+
+  /** The log's compaction point: entries at or below it live only in the snapshot (cheap). */
+  snapshotIndex(): number {
+    return this.log.snapshotIndex();
+  }
+
+  /**
+   * The configuration in effect, without copying (cheap, unlike `status()`). The arrays are
+   * replaced, never changed in place, when a configuration entry or snapshot takes effect, so a
+   * caller may tell a change by identity. Do not modify them.
+   */
+  configuration(): {
+    readonly voters: readonly NodeId[];
+    readonly outgoing: readonly NodeId[];
+    readonly learners: readonly NodeId[];
+  } {
+    return { voters: this.quorum.incoming, outgoing: this.quorum.outgoing, learners: this.learners };
+  }
+
   /** Proposals held for a leadership transfer (thesis §3.10), not yet forwarded or refused. */
   heldProposalCount(): number {
     return this.held.size;
@@ -457,6 +493,7 @@ export class RaftCore {
     // before flushing lets the resulting entries and messages join this very Ready.
     const committedEntries = this.log.takeCommitted();
     for (const e of committedEntries) if (e.type === "config") this.applyConfigEntry(e);
+    this.maybeLeaveJoint();
     this.flush();
     const soft = this.softChanged() ? { role: this.role, leader: this.leader } : undefined;
     const hard = this.hardChanged() ? this.hardState() : undefined;
@@ -933,6 +970,7 @@ export class RaftCore {
     this.receivedSnapshot = meta;
     this.quorum = { incoming: [...meta.config.voters], outgoing: [...meta.config.outgoing] };
     this.learners = [...meta.config.learners];
+    this.configPayload = payloadOfSnapshotConfig(meta);
     this.send({ type: "appResp", to: m.from, success: true, index: meta.index, hintIndex: 0, hintTerm: 0 });
   }
 
@@ -1080,6 +1118,7 @@ export class RaftCore {
   private applyConfigEntry(e: Entry): void {
     const p = decodeConfigEntry(e.data);
     if (p === undefined) throw new Error(`RaftCore: committed configuration entry ${e.index} cannot be decoded`);
+    this.configPayload = p;
     this.quorum = { incoming: [...p.voters], outgoing: [...p.outgoing] };
     this.learners = p.learners.filter((id) => !p.outgoing.includes(id) && !p.voters.includes(id));
     this.addresses = p.addresses;
@@ -1094,6 +1133,19 @@ export class RaftCore {
       return;
     }
     this.maybeCommit();
+  }
+
+  /**
+   * Leader: leaves a joint configuration once every configuration entry in its log is applied —
+   * also one appended by an earlier leader that crashed before leaving it (this leader's
+   * `pendingConfigIndex` starts at its last index, so `applyConfigEntry` alone would never leave;
+   * the simulator's membership churn found the cluster stuck joint). etcd calls this AutoLeave.
+   */
+  private maybeLeaveJoint(): void {
+    const joint = this.configPayload;
+    if (this.role !== "leader" || this.quorum.outgoing.length === 0 || joint === undefined) return;
+    if (this.pendingConfigIndex > this.log.applied) return;
+    this.appendConfigEntry({ ...joint, phase: "final", outgoing: [] }, 0);
   }
 
   /** Leader: progress for exactly the current members, new ones probing from our last index. */
@@ -1325,4 +1377,16 @@ function pushTo(groups: Map<NodeId, number[]>, key: NodeId, value: number): void
   const list = groups.get(key);
   if (list === undefined) groups.set(key, [value]);
   else list.push(value);
+}
+
+/** The configuration a snapshot carries, as the payload of the entry that put it into effect. */
+function payloadOfSnapshotConfig(meta: SnapshotMeta): ConfigEntryPayload {
+  const config = meta.config;
+  return {
+    phase: config.outgoing.length > 0 ? "joint" : "final",
+    voters: config.voters,
+    outgoing: config.outgoing,
+    learners: config.learners,
+    addresses: config.addresses ?? {},
+  };
 }
