@@ -101,6 +101,24 @@ export interface ServerStatus extends CoreStatus {
   readonly snapshotChunksDropped: number;
 }
 
+/**
+ * The few fields of {@link ServerStatus} that change at every step, read without building the
+ * whole report (`RaftServer.brief()`, for hot paths such as a simulator's per-step checks).
+ */
+export interface ServerBrief {
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId;
+  readonly commit: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  /** The log's compaction point (`ServerStatus.snapshotIndex`). */
+  readonly snapshotIndex: number;
+  /** `ServerStatus.stateMachineApplied`. */
+  readonly stateMachineApplied: number;
+  readonly lifecycle: ServerLifecycle;
+}
+
 /** A Ready that carries a snapshot from the leader, with the data to install. */
 interface SnapshotInstall {
   readonly ready: Ready;
@@ -501,6 +519,38 @@ export class RaftServer<Result = unknown> {
       snapshotsTaken: this.snapshotsTaken,
       snapshotChunksDropped: this.snapshotReceiver.chunksDropped,
     };
+  }
+
+  /**
+   * Role, term, leader, indexes and lifecycle: the cheap part of {@link RaftServer.status}, read
+   * from the core's accessors without copying progress maps or the configuration.
+   */
+  brief(): ServerBrief {
+    const core = this.core;
+    if (core === undefined) throw new Error("RaftServer.brief(): the server has not started; await start() first");
+    return {
+      role: core.currentRole(),
+      term: core.currentTerm(),
+      leader: core.currentLeader(),
+      commit: core.commitIndex(),
+      lastIndex: core.lastIndex(),
+      lastTerm: core.lastTerm(),
+      snapshotIndex: core.snapshotIndex(),
+      stateMachineApplied: this.stateMachineApplied,
+      lifecycle: this.lifecycle,
+    };
+  }
+
+  /**
+   * The configuration in effect on this node, without copying (see `RaftCore.configuration`):
+   * compare by identity to notice a change; do not modify.
+   */
+  configuration(): ReturnType<RaftCore["configuration"]> {
+    const core = this.core;
+    if (core === undefined) {
+      throw new Error("RaftServer.configuration(): the server has not started; await start() first");
+    }
+    return core.configuration();
   }
 
   /**

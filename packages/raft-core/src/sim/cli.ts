@@ -39,10 +39,10 @@ const USAGE = `raft-sim: deterministic simulation of a Raft cluster (@lectern/ra
 Usage:
   raft-sim run    [--seed S] [--nodes N] [--ticks T] [--faults PROFILE] [--rate OPS]
                   [--op-timeout MS] [--snapshot-every E] [--snapshot-trailing K]
-                  [--schedule FILE] [--history FILE] [--trace FILE] [--json]
+                  [--sessions on|off] [--schedule FILE] [--history FILE] [--trace FILE] [--json]
   raft-sim search --seeds RANGE [--nodes N] [--ticks T] [--faults PROFILE] [--rate OPS]
                   [--op-timeout MS] [--snapshot-every E] [--snapshot-trailing K]
-                  [--schedule FILE] [--json]
+                  [--sessions on|off] [--schedule FILE] [--json]
   raft-sim --help
 
 run     simulates one seed: a safety phase of T ticks with faults and a client workload, then a
@@ -56,15 +56,18 @@ Options:
   --nodes N           cluster size, 1..${MAX_NODES}                                         default ${DEFAULT_SIM_NODES}
   --ticks T           safety phase length in ticks of 10 ms                      default ${DEFAULT_SIM_TICKS}
   --faults PROFILE    generated fault schedule: ${FAULT_PROFILES.join(" | ")}         default ${DEFAULT_FAULT_PROFILE}
-                      (heavy adds torn writes and bit flips; a node that detects a
-                      flip halts for good and the run reports it)
+                      (both add membership changes: new learners, promotions,
+                      removals, replacements; heavy adds torn writes and bit flips:
+                      a node that detects a flip halts for good and the run reports it)
   --rate OPS          client operations per virtual second (0 = no workload)    default ${DEFAULT_RATE_OPS_PER_SECOND}
   --op-timeout MS     timeout of every client operation, in virtual ms          default ${DEFAULT_OP_TIMEOUT_MS}
   --snapshot-every E  every node snapshots and compacts its log every E applied
                       entries (0 = never; a scenario file may set it)          default 0
   --snapshot-trailing K  entries kept behind each snapshot                      default ${DEFAULT_SIM_SNAPSHOT_TRAILING_ENTRIES}
+  --sessions on|off   client sessions: clients register and retry writes with the
+                      same sequence (off: plain proposals, never retried)      default on
   --schedule FILE     replay a scenario file {seed, nodes, ticks, rate?, snapshotEveryEntries?,
-                      snapshotTrailingEntries?, schedule} instead of a generated schedule (seed,
+                      snapshotTrailingEntries?, sessions?, schedule} instead of a generated schedule (seed,
                       nodes and ticks come from the file; with search, the file's schedule is run
                       under every seed of --seeds)
   --history FILE      run only: write the client history as JSON lines (docs/history-format.md)
@@ -96,6 +99,7 @@ const VALUE_FLAGS = new Set([
   "op-timeout",
   "snapshot-every",
   "snapshot-trailing",
+  "sessions",
   "schedule",
   "history",
   "trace",
@@ -248,6 +252,11 @@ function baseOptions(flags: ReadonlyMap<string, string>, io: CliIo): BaseOptions
     ? integerFlag(flags, "snapshot-trailing", 0, 0, Number.MAX_SAFE_INTEGER)
     : undefined;
   const opTimeoutMs = integerFlag(flags, "op-timeout", DEFAULT_OP_TIMEOUT_MS, 1, Number.MAX_SAFE_INTEGER);
+  const sessionsFlag = flags.get("sessions");
+  if (sessionsFlag !== undefined && sessionsFlag !== "on" && sessionsFlag !== "off") {
+    throw new UsageError(`--sessions must be on or off, got "${sessionsFlag}"`);
+  }
+  const sessions = sessionsFlag === undefined ? undefined : sessionsFlag === "on";
   const schedulePath = flags.get("schedule");
   if (schedulePath === undefined) {
     return {
@@ -261,6 +270,7 @@ function baseOptions(flags: ReadonlyMap<string, string>, io: CliIo): BaseOptions
         opTimeoutMs,
         snapshotEveryEntries: snapshotEveryFlag ?? 0,
         snapshotTrailingEntries,
+        sessions,
       },
     };
   }
@@ -301,6 +311,7 @@ function baseOptions(flags: ReadonlyMap<string, string>, io: CliIo): BaseOptions
       opTimeoutMs,
       snapshotEveryEntries: snapshotEveryFlag ?? scenario.snapshotEveryEntries ?? 0,
       snapshotTrailingEntries: snapshotTrailingEntries ?? scenario.snapshotTrailingEntries,
+      sessions: sessions ?? scenario.sessions,
     },
   };
 }
@@ -320,6 +331,7 @@ function reproCommand(base: BaseOptions, seed: number): string {
     parts.push(`--op-timeout ${o.opTimeoutMs}`);
   if ((o.snapshotEveryEntries ?? 0) > 0) parts.push(`--snapshot-every ${o.snapshotEveryEntries}`);
   if (o.snapshotTrailingEntries !== undefined) parts.push(`--snapshot-trailing ${o.snapshotTrailingEntries}`);
+  if (o.sessions !== undefined) parts.push(`--sessions ${o.sessions ? "on" : "off"}`);
   return parts.join(" ");
 }
 
@@ -380,6 +392,8 @@ function humanSummary(result: SimulationResult, repro: string): string {
     `raft-sim run: seed ${result.seed}, ${o.nodes} nodes, ${o.ticks} ticks (${s.safetyPhaseMs} ms of faults), faults ${o.faults}, ${o.rate} ops/s`,
     `  result:       ${result.ok ? "OK" : `FAILED (${result.violations.length} violation${result.violations.length === 1 ? "" : "s"})`}`,
     `  operations:   ${ops.invoked} invoked: ${ops.ok} ok, ${ops.fail} fail, ${ops.indeterminate} indeterminate (${ops.skipped} arrivals skipped)`,
+    `  sessions:     ${o.sessions ? `on: ${s.sessions.registrations} registrations, ${s.sessions.retries} retries with the same sequence` : "off"}`,
+    `  membership:   ${s.membership.calls} calls on the leader (${s.membership.ok} ok, ${s.membership.refused} refused), ${s.membership.declined} declined; voters at the end ${s.members.voters.join(" ")}${s.members.learners.length > 0 ? `, learners ${s.members.learners.join(" ")}` : ""}`,
     `  linearizable: ${lin.verdict} (${lin.operations} operations on ${lin.keys} keys${lin.unknownKeys > 0 ? `, ${lin.unknownKeys} undecided` : ""})`,
     `  after heal:   leader agreed after ${live.leaderAfterMs ?? "-"} ms, replicas caught up after ${live.caughtUpAfterMs ?? "-"} ms, ${live.opsAfterHeal.ok}/${live.opsAfterHeal.issued} operations ok`,
     `  replicas:     ${conv.identical ? `identical at applied index ${conv.appliedIndex}` : `NOT identical (${JSON.stringify(conv.digests)})`}`,

@@ -1,5 +1,7 @@
+import type { NodeId } from "../core/types.js";
 import type { TimerHandle } from "../runtime/clock.js";
-import { describeFault, type Fault, type FaultSchedule } from "./fault-schedule.js";
+import { describeFault, type Fault, type FaultSchedule, MEMBERSHIP_FAULT_KINDS } from "./fault-schedule.js";
+import type { MembershipAdmin } from "./membership-admin.js";
 import type { SimCluster } from "./sim-cluster.js";
 import type { BitFlip } from "./sim-disk.js";
 import type { SimNetwork } from "./sim-network.js";
@@ -12,6 +14,8 @@ export interface FaultInjectorOptions {
   readonly network: SimNetwork;
   readonly schedule: FaultSchedule;
   readonly trace?: Trace;
+  /** Applies the membership faults (add-learner, promote, remove, replace); without it they have no effect. */
+  readonly membership?: MembershipAdmin;
 }
 
 /**
@@ -31,6 +35,7 @@ export class FaultInjector {
   private readonly network: SimNetwork;
   private readonly schedule: FaultSchedule;
   private readonly trace: Trace | undefined;
+  private readonly membership: MembershipAdmin | undefined;
   private readonly timers: TimerHandle[] = [];
   private appliedCount = 0;
 
@@ -40,6 +45,7 @@ export class FaultInjector {
     this.network = options.network;
     this.schedule = options.schedule;
     this.trace = options.trace;
+    this.membership = options.membership;
   }
 
   /** Schedules every fault at or after the current virtual time. */
@@ -61,6 +67,7 @@ export class FaultInjector {
     for (const timer of this.timers) this.clock.cancelTimer(timer);
     this.timers.length = 0;
     this.cluster.disarmAll();
+    this.membership?.stop();
   }
 
   /** Faults applied so far. */
@@ -85,10 +92,29 @@ export class FaultInjector {
   }
 
   /**
+   * The groups with every node the schedule does not name (a node that joined the cluster after
+   * the schedule was written) put into one of them, by its number, so a partition splits the
+   * cluster instead of cutting every new node off.
+   */
+  private withJoinedNodes(groups: readonly (readonly NodeId[])[]): NodeId[][] {
+    const result = groups.map((group) => [...group]);
+    if (result.length === 0) return result;
+    const named = new Set(result.flat());
+    for (const id of this.cluster.ids) {
+      if (named.has(id)) continue;
+      const number = Number.parseInt(id.slice(1), 10);
+      (result[(Number.isSafeInteger(number) ? number : 0) % result.length] as NodeId[]).push(id);
+    }
+    return result;
+  }
+
+  /**
    * Applies one fault; returns false when it changed nothing (crashing a node already down...),
    * or a description of what it did when there is more to say (where a bit flip landed).
    */
   private apply(fault: Fault): boolean | string {
+    // A node that joins later (add-learner, replace) is not there before it joins.
+    if ("node" in fault && !this.cluster.hasNode(fault.node) && !isMembershipFault(fault)) return false;
     switch (fault.kind) {
       case "crash":
         return this.cluster.crash(fault.node);
@@ -111,7 +137,7 @@ export class FaultInjector {
       case "restart-all":
         return this.cluster.restartAll() > 0;
       case "partition":
-        this.network.partition(fault.groups);
+        this.network.partition(this.withJoinedNodes(fault.groups));
         return true;
       case "isolate":
         this.network.isolate(fault.node);
@@ -128,8 +154,18 @@ export class FaultInjector {
       case "duplicate":
         this.network.configure({ duplicatePerMillion: fault.perMillion });
         return true;
+      case "add-learner":
+      case "promote":
+      case "remove":
+        return this.membership?.apply({ kind: fault.kind, node: fault.node }) ?? false;
+      case "replace":
+        return this.membership?.apply({ kind: "replace", node: fault.node, by: fault.by }) ?? false;
     }
   }
+}
+
+function isMembershipFault(fault: Fault): boolean {
+  return (MEMBERSHIP_FAULT_KINDS as readonly string[]).includes(fault.kind);
 }
 
 /** Where a flip landed, e.g. "entry 42 byte 17 bit 3" or "snapshot 40 block 2 byte 9 bit 0". */

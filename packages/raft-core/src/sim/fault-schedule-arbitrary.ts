@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import type { NodeId } from "../core/types.js";
 import { type Fault, sortSchedule } from "./fault-schedule.js";
+import { clusterNodeIds, MAX_NODES } from "./sim-cluster.js";
 
 /** Episodes one generated schedule holds at most: enough to combine faults, small enough to shrink fast. */
 export const MAX_ARBITRARY_EPISODES = 8;
@@ -11,8 +12,11 @@ const MAX_GENERATED_PER_MILLION = 300_000;
  * A fast-check arbitrary of fault schedules for a cluster of `nodes` over a safety phase of
  * `durationMs`. A schedule is a list of episodes, each a fault and (usually) its repair — crash then
  * restart, torn write then restart, crash + bit flip then restart (the node halts), partition then
- * heal, loss then loss 0 — so shrinking removes whole episodes and moves their times toward 0, and
- * the shrunk schedule still reads like a story.
+ * heal, loss then loss 0, a new learner then its promotion, a removal, a replacement of a node by
+ * a new one — so shrinking removes whole episodes and moves their times toward 0, and the shrunk
+ * schedule still reads like a story. New nodes take the ids after the initial ones (up to n9);
+ * membership episodes that make no sense when they run (promoting a node never added, removing
+ * below three voters) are declined by the simulator and traced.
  *
  * Kept out of the simulator's entry point so the library does not depend on fast-check at run time.
  *
@@ -28,6 +32,22 @@ export function faultScheduleArbitrary(nodes: readonly NodeId[], durationMs: num
   const atMs = fc.integer({ min: 0, max: durationMs - 1 });
   const lastingMs = fc.integer({ min: 1, max: Math.max(1, Math.floor(durationMs / 2)) });
   const node = fc.constantFrom(...nodes);
+  const spares = clusterNodeIds(MAX_NODES).filter((id) => !nodes.includes(id));
+  const membership: fc.Arbitrary<Fault[]>[] =
+    spares.length === 0
+      ? [fc.record({ atMs, node }).map(({ atMs, node }): Fault[] => [{ atMs, kind: "remove", node }])]
+      : [
+          fc
+            .record({ atMs, lastingMs, spare: fc.constantFrom(...spares) })
+            .map(({ atMs, lastingMs, spare }): Fault[] => [
+              { atMs, kind: "add-learner", node: spare },
+              { atMs: atMs + lastingMs, kind: "promote", node: spare },
+            ]),
+          fc.record({ atMs, node }).map(({ atMs, node }): Fault[] => [{ atMs, kind: "remove", node }]),
+          fc
+            .record({ atMs, node, spare: fc.constantFrom(...spares) })
+            .map(({ atMs, node, spare }): Fault[] => [{ atMs, kind: "replace", node, by: spare }]),
+        ];
   const episode = fc.oneof(
     fc.record({ atMs, lastingMs, node }).map(({ atMs, lastingMs, node }): Fault[] => [
       { atMs, kind: "crash", node },
@@ -76,6 +96,7 @@ export function faultScheduleArbitrary(nodes: readonly NodeId[], durationMs: num
       { atMs, kind: "duplicate", perMillion },
       { atMs: atMs + lastingMs, kind: "duplicate", perMillion: 0 },
     ]),
+    ...membership,
   );
   return fc
     .array(episode, { maxLength: MAX_ARBITRARY_EPISODES })

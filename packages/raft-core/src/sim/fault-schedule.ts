@@ -1,5 +1,7 @@
 import type { NodeId } from "../core/types.js";
+import { MAX_SIM_VOTERS, MIN_SIM_VOTERS } from "./membership-admin.js";
 import type { Prng } from "./prng.js";
+import { clusterNodeIds, MAX_NODES } from "./sim-cluster.js";
 import { PER_MILLION } from "./sim-network.js";
 
 /**
@@ -45,7 +47,23 @@ export type Fault =
   /** Random message loss from now on, per million messages (0 turns it off). */
   | { readonly atMs: number; readonly kind: "loss"; readonly perMillion: number }
   /** Random message duplication from now on, per million messages (0 turns it off). */
-  | { readonly atMs: number; readonly kind: "duplicate"; readonly perMillion: number };
+  | { readonly atMs: number; readonly kind: "duplicate"; readonly perMillion: number }
+  /**
+   * Membership: starts `node` as a brand-new server (empty disk; it catches up from the leader's
+   * log or a snapshot) and asks the leader to add it as a learner. `node` must not be one of the
+   * initial nodes; naming it here makes it a node of the schedule (crash, partition... may name
+   * it too).
+   */
+  | { readonly atMs: number; readonly kind: "add-learner"; readonly node: NodeId }
+  /** Membership: asks the leader to promote learner `node` to voter (NOT_CAUGHT_UP while it lags). */
+  | { readonly atMs: number; readonly kind: "promote"; readonly node: NodeId }
+  /** Membership: asks the leader to remove `node` (a voter or a learner; removing the leader is allowed). */
+  | { readonly atMs: number; readonly kind: "remove"; readonly node: NodeId }
+  /**
+   * Membership: replaces voter `node` by the brand-new node `by`: adds `by` as a learner, promotes
+   * it once it has caught up, then removes `node`.
+   */
+  | { readonly atMs: number; readonly kind: "replace"; readonly node: NodeId; readonly by: NodeId };
 
 export type FaultKind = Fault["kind"];
 export type FaultSchedule = readonly Fault[];
@@ -64,7 +82,14 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   "heal",
   "loss",
   "duplicate",
+  "add-learner",
+  "promote",
+  "remove",
+  "replace",
 ];
+
+/** The fault kinds that change the membership (applied on the leader through `RaftServer`'s API). */
+export const MEMBERSHIP_FAULT_KINDS: readonly FaultKind[] = ["add-learner", "promote", "remove", "replace"];
 
 /** How hard the generated schedule hits the cluster. */
 export type FaultProfile = "none" | "standard" | "heavy";
@@ -80,7 +105,7 @@ export class FaultScheduleError extends Error {
 }
 
 /** Stable field order of one fault in JSON. */
-const FIELD_ORDER = ["atMs", "kind", "node", "from", "to", "groups", "perMillion"] as const;
+const FIELD_ORDER = ["atMs", "kind", "node", "by", "from", "to", "groups", "perMillion"] as const;
 
 /**
  * Checks that `value` is a fault schedule for a cluster of `nodes` and returns it as typed data,
@@ -90,9 +115,31 @@ const FIELD_ORDER = ["atMs", "kind", "node", "from", "to", "groups", "perMillion
  */
 export function validateSchedule(value: unknown, options: { readonly nodes: readonly NodeId[] }): Fault[] {
   if (!Array.isArray(value)) throw new FaultScheduleError("schedule: expected an array of faults");
-  const known = new Set(options.nodes);
-  const faults = value.map((item, i) => validateFault(item, `schedule[${i}]`, known, options.nodes));
+  // Nodes a membership fault brings in (add-learner's node, replace's `by`) are nodes of the schedule too.
+  const initial = new Set(options.nodes);
+  const joining = value.flatMap((item, i) => joiningNode(item, `schedule[${i}]`, initial));
+  const all = [...options.nodes, ...joining.filter((id, i) => joining.indexOf(id) === i)];
+  const known = new Set(all);
+  const faults = value.map((item, i) => validateFault(item, `schedule[${i}]`, known, all));
   return sortSchedule(faults);
+}
+
+/** Ids a node may have when it joins: "n1".."n9", the simulator's id space. */
+const JOINABLE_IDS: ReadonlySet<NodeId> = new Set(clusterNodeIds(MAX_NODES));
+
+/** The new node an add-learner or replace fault names (checked), or nothing. */
+function joiningNode(item: unknown, where: string, initial: ReadonlySet<NodeId>): NodeId[] {
+  if (typeof item !== "object" || item === null) return [];
+  const fields = item as Record<string, unknown>;
+  const field = fields.kind === "add-learner" ? "node" : fields.kind === "replace" ? "by" : undefined;
+  if (field === undefined) return [];
+  const id = fields[field];
+  if (typeof id !== "string" || !JOINABLE_IDS.has(id) || initial.has(id)) {
+    throw new FaultScheduleError(
+      `${where}.${field}: a joining node must be a new id in n1..n${MAX_NODES} that is not an initial node, got ${JSON.stringify(id)}`,
+    );
+  }
+  return [id];
 }
 
 /**
@@ -152,7 +199,12 @@ export function describeFault(fault: Fault): string {
     case "bit-flip":
     case "restart":
     case "isolate":
+    case "add-learner":
+    case "promote":
+    case "remove":
       return `${fault.kind} ${fault.node}`;
+    case "replace":
+      return `replace ${fault.node} by ${fault.by}`;
     case "crash-all":
     case "restart-all":
     case "heal":
@@ -192,6 +244,10 @@ interface ProfileShape {
   readonly qualityEpisodeMs: readonly [number, number];
   readonly maxLossPerMillion: number;
   readonly maxDuplicatePerMillion: number;
+  /** Quiet time between two membership operations. */
+  readonly membershipGapMs: readonly [number, number];
+  /** From adding a learner to the request to promote it. */
+  readonly promoteAfterMs: readonly [number, number];
 }
 
 const STANDARD_PROFILE: ProfileShape = {
@@ -209,6 +265,8 @@ const STANDARD_PROFILE: ProfileShape = {
   qualityEpisodeMs: [200, 2_000],
   maxLossPerMillion: 150_000,
   maxDuplicatePerMillion: 100_000,
+  membershipGapMs: [1_000, 4_000],
+  promoteAfterMs: [100, 2_000],
 };
 
 const HEAVY_PROFILE: ProfileShape = {
@@ -226,6 +284,8 @@ const HEAVY_PROFILE: ProfileShape = {
   qualityEpisodeMs: [100, 3_000],
   maxLossPerMillion: 400_000,
   maxDuplicatePerMillion: 250_000,
+  membershipGapMs: [300, 2_000],
+  promoteAfterMs: [0, 1_500],
 };
 
 export interface GenerateScheduleOptions {
@@ -260,6 +320,7 @@ export function generateSchedule(prng: Prng, options: GenerateScheduleOptions): 
     ...nodeTrack(prng.fork("node-track"), nodes, durationMs, shape),
     ...linkTrack(prng.fork("link-track"), nodes, durationMs, shape),
     ...qualityTrack(prng.fork("quality-track"), durationMs, shape),
+    ...membershipTrack(prng.fork("membership-track"), nodes, durationMs, shape),
   ];
   return sortSchedule(faults.filter((fault) => fault.atMs < durationMs));
 }
@@ -362,6 +423,41 @@ function qualityTrack(prng: Prng, durationMs: number, shape: ProfileShape): Faul
   return faults;
 }
 
+/**
+ * Membership operations: add a learner and promote it later, remove a voter, replace a voter by
+ * a new node. The track follows the membership it would produce if every operation succeeded, to
+ * stay within [MIN_SIM_VOTERS, MAX_SIM_VOTERS] voters; the cluster re-checks at run time. New
+ * nodes take the unused ids up to n9, so a run adds at most 9 − N nodes.
+ */
+function membershipTrack(prng: Prng, nodes: readonly NodeId[], durationMs: number, shape: ProfileShape): Fault[] {
+  if (nodes.length < MIN_SIM_VOTERS || nodes.length > MAX_NODES) return [];
+  const faults: Fault[] = [];
+  const voters = nodes.slice();
+  const spares = clusterNodeIds(MAX_NODES).filter((id) => !nodes.includes(id));
+  let atMs = draw(prng, shape.membershipGapMs);
+  while (atMs < durationMs) {
+    const roll = prng.nextInt(100);
+    const canGrow = spares.length > 0 && voters.length < MAX_SIM_VOTERS;
+    if (roll < 35 && canGrow) {
+      const node = spares.shift() as NodeId;
+      faults.push({ atMs, kind: "add-learner", node });
+      faults.push({ atMs: atMs + draw(prng, shape.promoteAfterMs), kind: "promote", node });
+      voters.push(node);
+    } else if (roll < 65 && voters.length > MIN_SIM_VOTERS) {
+      const node = prng.pick(voters);
+      faults.push({ atMs, kind: "remove", node });
+      voters.splice(voters.indexOf(node), 1);
+    } else if (canGrow) {
+      const node = prng.pick(voters);
+      const by = spares.shift() as NodeId;
+      faults.push({ atMs, kind: "replace", node, by });
+      voters[voters.indexOf(node)] = by;
+    }
+    atMs += draw(prng, shape.membershipGapMs);
+  }
+  return faults;
+}
+
 // ---- validation -----------------------------------------------------------------------------------
 
 function validateFault(item: unknown, where: string, known: ReadonlySet<NodeId>, nodes: readonly NodeId[]): Fault {
@@ -398,7 +494,16 @@ function validateFault(item: unknown, where: string, known: ReadonlySet<NodeId>,
     case "bit-flip":
     case "restart":
     case "isolate":
+    case "add-learner":
+    case "promote":
+    case "remove":
       return { atMs: at, kind: kind as "crash", node: node("node") };
+    case "replace": {
+      const old = node("node");
+      const by = node("by");
+      if (old === by) fail(`: a replace needs two different nodes, got ${old} by ${by}`);
+      return { atMs: at, kind: "replace", node: old, by };
+    }
     case "crash-all":
     case "restart-all":
     case "heal":
@@ -435,7 +540,12 @@ function allowedFields(kind: FaultKind): readonly string[] {
     case "bit-flip":
     case "restart":
     case "isolate":
+    case "add-learner":
+    case "promote":
+    case "remove":
       return ["atMs", "kind", "node"];
+    case "replace":
+      return ["atMs", "kind", "node", "by"];
     case "cut":
       return ["atMs", "kind", "from", "to"];
     case "loss":

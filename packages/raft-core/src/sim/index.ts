@@ -12,12 +12,23 @@ export {
   FaultScheduleError,
   type GenerateScheduleOptions,
   generateSchedule,
+  MEMBERSHIP_FAULT_KINDS,
   parseSchedule,
   scheduleToData,
   scheduleToJson,
   sortSchedule,
   validateSchedule,
 } from "./fault-schedule.js";
+export {
+  MAX_SIM_VOTERS,
+  MEMBERSHIP_CALL_TIMEOUT_MS,
+  MEMBERSHIP_MAX_TRIES,
+  MEMBERSHIP_RETRY_MS,
+  MembershipAdmin,
+  type MembershipCounts,
+  type MembershipRequest,
+  MIN_SIM_VOTERS,
+} from "./membership-admin.js";
 export { NodeClock } from "./node-clock.js";
 export { Prng } from "./prng.js";
 export { ProgressBar, type ProgressBarOptions } from "./progress-bar.js";
@@ -28,6 +39,7 @@ export {
   DEFAULT_SIM_HEARTBEAT_TICKS,
   DEFAULT_SIM_TICK_MS,
   MAX_NODES,
+  type MemberView,
   type NodeFailure,
   type NodeHalt,
   SIM_CLUSTER_ID,
@@ -90,6 +102,8 @@ export {
   DEFAULT_OP_TIMEOUT_MS,
   DEFAULT_RATE_OPS_PER_SECOND,
   type ErrorOutcome,
+  SESSION_MAX_ATTEMPTS,
+  SESSION_RETRY_DELAY_MS,
   Workload,
   type WorkloadCounts,
   type WorkloadOptions,

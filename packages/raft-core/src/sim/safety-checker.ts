@@ -1,10 +1,13 @@
 import type { CoreStatus } from "../core/raft-core.js";
 import type { Entry, NodeId } from "../core/types.js";
 
+/** The part of a node's status the checker reads (`RaftServer.brief()` and `CoreStatus` both fit). */
+export type NodeStatus = Pick<CoreStatus, "role" | "term" | "commit" | "lastIndex" | "lastTerm" | "snapshotIndex">;
+
 /** What the checker may look at on one node, at any moment. */
 export interface NodeView {
   readonly id: NodeId;
-  status(): CoreStatus;
+  status(): NodeStatus;
   entryAt(index: number): Entry | undefined;
 }
 
@@ -99,7 +102,7 @@ export class SafetyChecker {
     }
   }
 
-  private checkLeader(node: NodeView, s: CoreStatus, atMs: number): void {
+  private checkLeader(node: NodeView, s: NodeStatus, atMs: number): void {
     const holder = this.leaderOfTerm.get(s.term);
     if (holder === undefined) this.leaderOfTerm.set(s.term, node.id);
     else if (holder !== node.id) {
@@ -110,7 +113,9 @@ export class SafetyChecker {
       this.checkCompleteness(node, s, atMs);
     } else {
       const termThen = node.entryAt(watch.lastIndex)?.term;
-      if (s.lastIndex < watch.lastIndex || (watch.lastIndex > 0 && termThen !== watch.lastTerm)) {
+      // An entry compacted into a snapshot since is gone from memory, not overwritten.
+      const compacted = termThen === undefined && watch.lastIndex <= s.snapshotIndex;
+      if (s.lastIndex < watch.lastIndex || (watch.lastIndex > 0 && termThen !== watch.lastTerm && !compacted)) {
         this.fail(
           "leader-append-only",
           atMs,
@@ -123,7 +128,7 @@ export class SafetyChecker {
   }
 
   /** Leader Completeness: by Log Matching, holding the last committed entry implies holding all before it. */
-  private checkCompleteness(node: NodeView, s: CoreStatus, atMs: number): void {
+  private checkCompleteness(node: NodeView, s: NodeStatus, atMs: number): void {
     const top = this.committedIndex();
     if (top === 0) return;
     const known = this.committed.get(top);
@@ -140,7 +145,7 @@ export class SafetyChecker {
   }
 
   /** Log Matching / State Machine Safety on the committed prefix: every node's commits agree with the oracle. */
-  private checkCommits(node: NodeView, s: CoreStatus, atMs: number): void {
+  private checkCommits(node: NodeView, s: NodeStatus, atMs: number): void {
     const seen = this.commitSeen.get(node.id) ?? 0;
     if (s.commit <= seen) return;
     for (let i = seen + 1; i <= s.commit; i++) {

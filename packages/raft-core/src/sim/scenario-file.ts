@@ -6,8 +6,8 @@ import { clusterNodeIds, MAX_NODES } from "./sim-cluster.js";
  * exactly. The property tests write one under `.sim-failures/` when a run fails.
  *
  * JSON shape: `{ "seed": 7, "nodes": 5, "ticks": 400, "rate": 100, "snapshotEveryEntries": 10,
- * "snapshotTrailingEntries": 5, "schedule": [ ...faults ] }` (`rate` and the snapshot fields are
- * optional and default to the simulator's defaults).
+ * "snapshotTrailingEntries": 5, "sessions": false, "schedule": [ ...faults ] }` (`rate`, the
+ * snapshot fields and `sessions` are optional and default to the simulator's defaults).
  */
 export interface Scenario {
   readonly seed: number;
@@ -19,12 +19,14 @@ export interface Scenario {
   readonly snapshotEveryEntries?: number;
   /** Entries kept behind a snapshot; the simulator's default when absent. */
   readonly snapshotTrailingEntries?: number;
+  /** Client sessions on or off; the simulator's default (on) when absent. */
+  readonly sessions?: boolean;
   readonly schedule: FaultSchedule;
 }
 
 /** The optional non-negative integer fields of a scenario, in file order. */
 const OPTIONAL_FIELDS = ["rate", "snapshotEveryEntries", "snapshotTrailingEntries"] as const;
-const ALLOWED_FIELDS = ["seed", "nodes", "ticks", ...OPTIONAL_FIELDS, "schedule"];
+const ALLOWED_FIELDS = ["seed", "nodes", "ticks", ...OPTIONAL_FIELDS, "sessions", "schedule"];
 
 /**
  * Parses and validates a scenario file's text. Throws {@link FaultScheduleError} naming the bad
@@ -68,13 +70,17 @@ export function parseScenario(text: string, source = "scenario"): Scenario {
     }
     optional[name] = value;
   }
+  const sessions = fields.sessions;
+  if (sessions !== undefined && typeof sessions !== "boolean") {
+    throw new FaultScheduleError(`${source}.sessions: must be true or false, got ${JSON.stringify(sessions)}`);
+  }
   let faults: FaultSchedule;
   try {
     faults = validateSchedule(schedule, { nodes: clusterNodeIds(nodes) });
   } catch (error) {
     throw new FaultScheduleError(`${source}: ${(error as Error).message}`);
   }
-  return { seed, nodes, ticks, ...optional, schedule: faults };
+  return { seed, nodes, ticks, ...optional, ...(sessions === undefined ? {} : { sessions }), schedule: faults };
 }
 
 /** The scenario as JSON text with a stable field order (one fault per line), ending with a newline. */
@@ -85,6 +91,7 @@ export function scenarioToJson(scenario: Scenario): string {
     const value = scenario[name];
     if (value !== undefined) head.push(`  "${name}": ${value}`);
   }
+  if (scenario.sessions !== undefined) head.push(`  "sessions": ${scenario.sessions}`);
   const schedule = faults.length === 0 ? `  "schedule": []` : `  "schedule": [\n${faults.join(",\n")}\n  ]`;
   return `{\n${[...head, schedule].join(",\n")}\n}\n`;
 }

@@ -1,9 +1,11 @@
-import type { CoreStatus } from "../core/raft-core.js";
 import type { Entry, NodeId, Role, SnapshotMeta } from "../core/types.js";
-import { RaftServer, type ServerStatus } from "../runtime/raft-server.js";
+import { OutcomeUnknownError } from "../runtime/errors.js";
+import { RaftServer, type ServerBrief, type ServerStatus } from "../runtime/raft-server.js";
 import type { CallOptions } from "../runtime/server-options.js";
 import type { StateMachine } from "../runtime/state-machine.js";
 import type { Transport } from "../runtime/transport.js";
+import { jsonResultCodec } from "../sessions/session-options.js";
+import { SessionStateMachine } from "../sessions/session-state-machine.js";
 import type {
   PersistedState,
   SnapshotChunks,
@@ -16,11 +18,12 @@ import type { StorageCorruptionError } from "../storage/storage-errors.js";
 import { type KvApplyResult, KvStateMachine } from "./kv-state-machine.js";
 import { NodeClock } from "./node-clock.js";
 import type { Prng } from "./prng.js";
-import type { NodeView, SafetyChecker } from "./safety-checker.js";
+import type { NodeStatus, NodeView, SafetyChecker } from "./safety-checker.js";
 import type { BitFlip } from "./sim-disk.js";
 import type { SimNetwork } from "./sim-network.js";
 import { type CrashOutcome, SimStorage } from "./sim-storage.js";
 import type { Trace } from "./trace.js";
+import { UncheckedSessionStateMachine } from "./unchecked-session-state-machine.js";
 import type { VirtualClock } from "./virtual-clock.js";
 
 /** Largest cluster the simulator builds (ids "n1".."n9" keep traces and flags short). */
@@ -66,6 +69,27 @@ export interface SimClusterOptions {
   readonly snapshotEveryEntries?: number;
   /** Entries kept behind each snapshot; the runtime's default when absent. Small values make leaders send snapshots. */
   readonly snapshotTrailingEntries?: number;
+  /**
+   * Wrap every node's KV store in a `SessionStateMachine` (client sessions, thesis §6.3), so
+   * proposals must be session envelopes and resolve with a `SessionApplyResult`. Default false.
+   */
+  readonly sessions?: boolean;
+  /**
+   * TEST ONLY. With `sessions`, false swaps the session wrapper for a double that applies every
+   * copy of a command ({@link UncheckedSessionStateMachine}), to show the checks catch a double
+   * apply. Default true.
+   */
+  readonly sessionDedupe?: boolean;
+}
+
+/** The membership as the latest observed leader sees it (its configuration entry applied so far). */
+export interface MemberView {
+  /** Term of the leader this view comes from (0: the bootstrap configuration). */
+  readonly term: number;
+  readonly voters: readonly NodeId[];
+  /** Voters of the outgoing configuration while in joint consensus; empty otherwise. */
+  readonly outgoing: readonly NodeId[];
+  readonly learners: readonly NodeId[];
 }
 
 /** A node that stopped by itself (storage or state machine failure, internal error). */
@@ -86,12 +110,14 @@ class Incarnation {
   started = false;
   failed = false;
   /** The status seen by the last observation; undefined before the first. */
-  lastStatus: ServerStatus | undefined;
+  lastStatus: ServerBrief | undefined;
   lastRole: Role = "follower";
   lastTerm = 0;
   lastLeader: NodeId = "";
-  server!: RaftServer<KvApplyResult>;
+  server!: RaftServer<unknown>;
   readonly view: NodeView;
+  /** The session wrapper around `stateMachine`, when the cluster runs sessions with dedupe. */
+  sessionTable: SessionStateMachine<KvApplyResult> | undefined;
 
   constructor(
     readonly id: NodeId,
@@ -101,7 +127,7 @@ class Incarnation {
   ) {
     this.view = {
       id,
-      status: (): CoreStatus => this.lastStatus as ServerStatus,
+      status: (): NodeStatus => this.lastStatus as ServerBrief,
       entryAt: (index: number): Entry | undefined => this.server.entryAt(index),
     };
   }
@@ -123,6 +149,8 @@ export interface NodeHalt {
 interface SimNode {
   readonly id: NodeId;
   readonly disk: SimStorage;
+  /** The configuration the node starts with while its log and snapshot hold none (core `voters`). */
+  readonly bootstrapVoters: readonly NodeId[];
   incarnations: number;
   current: Incarnation | undefined;
   /** Armed by a "crash-during-write" or "torn-write" fault: crash at the next storage write. */
@@ -153,7 +181,8 @@ interface SimNode {
  * cluster.restart("n2");
  */
 export class SimCluster {
-  readonly ids: readonly NodeId[];
+  /** Every node ever started, initial ones first, then added ones in the order they were added. */
+  private readonly idList: NodeId[] = [];
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly clock: VirtualClock;
   private readonly prng: Prng;
@@ -165,9 +194,18 @@ export class SimCluster {
   private readonly heartbeatTicks: number;
   private readonly snapshotEveryEntries: number;
   private readonly snapshotTrailingEntries: number | undefined;
+  private readonly sessions: boolean;
+  private readonly sessionDedupe: boolean;
+  private readonly minSyncMs: number | undefined;
+  private readonly maxSyncMs: number | undefined;
+  private memberView: MemberView;
+  /** The arrays the member view was built from (a leader's `configuration()`), to notice a change by identity. */
+  private memberSource: ReturnType<RaftServer<unknown>["configuration"]> | undefined;
   /** Nodes that took a step since the last observation, in the order they did. */
   private readonly dirty = new Set<NodeId>();
   private readonly crashListeners: ((id: NodeId) => void)[] = [];
+  /** Calls in flight through {@link SimCluster.call}, per node: each is failed when its node crashes. */
+  private readonly callsByNode = new Map<NodeId, Set<(error: Error) => void>>();
   private readonly failureList: NodeFailure[] = [];
   private readonly haltList: NodeHalt[] = [];
   private electionCount = 0;
@@ -175,7 +213,7 @@ export class SimCluster {
   private restartCount = 0;
 
   constructor(options: SimClusterOptions) {
-    this.ids = clusterNodeIds(options.nodes);
+    const initial = clusterNodeIds(options.nodes);
     this.clock = options.clock;
     this.prng = options.prng;
     this.network = options.network;
@@ -186,23 +224,88 @@ export class SimCluster {
     this.heartbeatTicks = options.heartbeatTicks ?? DEFAULT_SIM_HEARTBEAT_TICKS;
     this.snapshotEveryEntries = options.snapshotEveryEntries ?? 0;
     this.snapshotTrailingEntries = options.snapshotTrailingEntries;
-    for (const id of this.ids) {
-      const disk = new SimStorage(this.clock, this.prng.fork(`disk:${id}`), {
-        minSyncMs: options.minSyncMs,
-        maxSyncMs: options.maxSyncMs,
-        storePath: `${id}:disk`,
-        snapshotBlockBytes: SIM_SNAPSHOT_BLOCK_BYTES,
-      });
-      this.nodes.set(id, {
-        id,
-        disk,
-        incarnations: 0,
-        current: undefined,
-        crashOnWrite: undefined,
-        halted: undefined,
-        flipsWhileDown: 0,
-      });
-    }
+    this.sessions = options.sessions === true;
+    this.sessionDedupe = options.sessionDedupe !== false;
+    this.minSyncMs = options.minSyncMs;
+    this.maxSyncMs = options.maxSyncMs;
+    this.memberView = { term: 0, voters: initial, outgoing: [], learners: [] };
+    for (const id of initial) this.createNode(id, initial);
+  }
+
+  /** Every node ever started, initial ones first, then added ones in the order they were added. */
+  get ids(): readonly NodeId[] {
+    return this.idList;
+  }
+
+  /** True when the cluster has (or had) a node `id`. */
+  hasNode(id: NodeId): boolean {
+    return this.nodes.has(id);
+  }
+
+  /**
+   * Starts a brand-new node `id` with an empty disk, knowing `bootstrapVoters` as the cluster
+   * until the leader's log or snapshot tells it the real configuration (as an operator starts a
+   * server before adding it). It is not a member until a configuration change adds it. Returns
+   * false when a node `id` already exists.
+   */
+  addNode(id: NodeId, bootstrapVoters: readonly NodeId[]): boolean {
+    if (this.nodes.has(id)) return false;
+    const node = this.createNode(id, bootstrapVoters);
+    void this.launch(node);
+    return true;
+  }
+
+  /**
+   * The configuration as the latest observed leader (highest term, latest status) applies it;
+   * the bootstrap configuration until a leader has been observed.
+   */
+  members(): MemberView {
+    return this.memberView;
+  }
+
+  /** Voters (incoming and outgoing) and learners of {@link SimCluster.members}, in node order. */
+  memberIds(): NodeId[] {
+    const view = this.memberView;
+    return this.idList.filter(
+      (id) => view.voters.includes(id) || view.outgoing.includes(id) || view.learners.includes(id),
+    );
+  }
+
+  /** Members that have not halted: the nodes the liveness and convergence checks are about. */
+  checkedIds(): NodeId[] {
+    return this.memberIds().filter((id) => !this.isHalted(id));
+  }
+
+  /** Members that are up: where clients send their requests. */
+  clientNodes(): NodeId[] {
+    return this.memberIds().filter((id) => this.isUp(id));
+  }
+
+  /** True when the node's disk carries an injected bit flip (it halts when it next reads it). */
+  isDamaged(id: NodeId): boolean {
+    return this.node(id).disk.flips.length > 0;
+  }
+
+  private createNode(id: NodeId, bootstrapVoters: readonly NodeId[]): SimNode {
+    const disk = new SimStorage(this.clock, this.prng.fork(`disk:${id}`), {
+      minSyncMs: this.minSyncMs,
+      maxSyncMs: this.maxSyncMs,
+      storePath: `${id}:disk`,
+      snapshotBlockBytes: SIM_SNAPSHOT_BLOCK_BYTES,
+    });
+    const node: SimNode = {
+      id,
+      disk,
+      bootstrapVoters: [...bootstrapVoters],
+      incarnations: 0,
+      current: undefined,
+      crashOnWrite: undefined,
+      halted: undefined,
+      flipsWhileDown: 0,
+    };
+    this.nodes.set(id, node);
+    this.idList.push(id);
+    return node;
   }
 
   /** Starts every node (first incarnation) and resolves once all have loaded their disks. */
@@ -259,7 +362,7 @@ export class SimCluster {
   }
 
   /** The running server of `id`, or undefined when it is down or still starting. */
-  server(id: NodeId): RaftServer<KvApplyResult> | undefined {
+  server(id: NodeId): RaftServer<unknown> | undefined {
     const current = this.node(id).current;
     return current?.started ? current.server : undefined;
   }
@@ -269,11 +372,72 @@ export class SimCluster {
     return this.node(id).current?.stateMachine;
   }
 
-  /** Proposes on `id` through the public API (the node must be up). */
-  propose(id: NodeId, command: Uint8Array, options: CallOptions): Promise<KvApplyResult> {
+  /** The session wrapper of the node's live incarnation (sessions on, dedupe on), else undefined. */
+  sessionStateMachine(id: NodeId): SessionStateMachine<KvApplyResult> | undefined {
+    return this.node(id).current?.sessionTable;
+  }
+
+  /** True when the nodes run client sessions (proposals must be session envelopes). */
+  usesSessions(): boolean {
+    return this.sessions;
+  }
+
+  /**
+   * Proposes on `id` through the public API (the node must be up). Resolves with the KV result,
+   * or with a `SessionApplyResult` when the cluster runs sessions.
+   */
+  propose(id: NodeId, command: Uint8Array, options: CallOptions): Promise<unknown> {
     const server = this.requireServer(id);
     this.dirty.add(id);
     return server.propose(command, options);
+  }
+
+  /**
+   * Runs `call` on the running server of `id` as a client connected to it would: when the node
+   * crashes (or halts) before the call settles, the returned promise rejects with OUTCOME_UNKNOWN
+   * (the connection dropped; the request may or may not have taken effect) instead of never
+   * settling. Throws when the node is not up.
+   */
+  call<T>(id: NodeId, call: (server: RaftServer<unknown>) => Promise<T>): Promise<T> {
+    const server = this.requireServer(id);
+    this.dirty.add(id);
+    let calls = this.callsByNode.get(id);
+    if (calls === undefined) {
+      calls = new Set();
+      this.callsByNode.set(id, calls);
+    }
+    const pending = calls;
+    return new Promise<T>((resolve, reject) => {
+      const fail = (error: Error) => reject(error);
+      pending.add(fail);
+      call(server).then(
+        (value) => {
+          pending.delete(fail);
+          resolve(value);
+        },
+        (error: unknown) => {
+          pending.delete(fail);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /**
+   * The node that leads the highest term among the running nodes as last observed, or undefined
+   * when none does.
+   */
+  leader(): NodeId | undefined {
+    let best: NodeId | undefined;
+    let bestTerm = -1;
+    for (const id of this.idList) {
+      const status = this.node(id).current?.lastStatus;
+      if (status?.role === "leader" && status.term > bestTerm && this.isUp(id)) {
+        best = id;
+        bestTerm = status.term;
+      }
+    }
+    return best;
   }
 
   /** A linearizable read barrier on `id` (the node must be up). */
@@ -306,7 +470,7 @@ export class SimCluster {
     this.dirty.delete(id);
     this.checker.forget(id);
     this.crashCount++;
-    for (const listener of this.crashListeners) listener(id);
+    this.notifyCrash(id);
     return true;
   }
 
@@ -360,25 +524,32 @@ export class SimCluster {
    * nodes always remains to keep every acknowledged write and elect leaders.
    */
   maxDamagedNodes(): number {
-    return Math.floor((this.ids.length - 1) / 2);
+    return Math.floor((this.memberView.voters.length - 1) / 2);
   }
 
   /** Nodes whose disks took a bit flip, in id order. */
   damagedNodes(): NodeId[] {
-    return this.ids.filter((id) => this.node(id).disk.flips.length > 0);
+    return this.idList.filter((id) => this.node(id).disk.flips.length > 0);
   }
 
   /**
    * Flips one bit in a stored record of `id`'s disk (see `SimStorage.flipBit`). Refused when it
-   * would damage a majority of the disks (more than {@link SimCluster.maxDamagedNodes}), and when
-   * the disk holds nothing. The node finds the damage when it next reads the record (its next
-   * start, or a read of its snapshot) and halts. Returns where the flip landed, or undefined.
+   * would damage a majority of the current voters' disks (more than
+   * {@link SimCluster.maxDamagedNodes} of them, and of the outgoing voters during a joint
+   * configuration), and when the disk holds nothing. The node finds the damage when it next
+   * reads the record (its next start, or a read of its snapshot) and halts. Returns where the
+   * flip landed, or undefined.
    */
   flipBit(id: NodeId): BitFlip | undefined {
     const node = this.node(id);
     if (node.halted !== undefined) return undefined;
-    const damaged = this.damagedNodes();
-    if (!damaged.includes(id) && damaged.length >= this.maxDamagedNodes()) return undefined;
+    const damaged = new Set(this.damagedNodes());
+    damaged.add(id);
+    const view = this.memberView;
+    for (const voters of [view.voters, view.outgoing]) {
+      const hit = voters.filter((voter) => damaged.has(voter)).length;
+      if (voters.length > 0 && hit > Math.floor((voters.length - 1) / 2)) return undefined;
+    }
     const flip = node.disk.flipBit();
     if (flip !== undefined && node.current === undefined) node.flipsWhileDown++;
     return flip;
@@ -394,27 +565,65 @@ export class SimCluster {
     for (const id of this.dirty) {
       const current = this.node(id).current;
       if (current === undefined || !current.started) continue;
-      const status = current.server.status();
+      // The cheap brief, not status(): this runs for every node that stepped, at every instant.
+      const status = current.server.brief();
       current.lastStatus = status;
       if (status.lifecycle === "stopped" && !current.failed) {
-        this.recordFailure(current, status, atMs);
+        this.recordFailure(current, current.server.status(), atMs);
         if (!current.alive) continue; // halted on detected corruption
       }
       this.checker.observe(current.view, atMs);
       this.noteRole(current, status, atMs);
+      if (status.role === "leader" && status.term >= this.memberView.term) {
+        this.noteMembers(status.term, current.server.configuration());
+      }
     }
     this.dirty.clear();
   }
 
+  /** A leader of the latest term was observed: its configuration is the cluster's. */
+  private noteMembers(term: number, config: ReturnType<RaftServer<unknown>["configuration"]>): void {
+    const view = this.memberView;
+    const source = this.memberSource;
+    if (
+      view.term === term &&
+      source !== undefined &&
+      source.voters === config.voters &&
+      source.outgoing === config.outgoing &&
+      source.learners === config.learners
+    ) {
+      return; // the same arrays: nothing changed (the core replaces them on every change)
+    }
+    this.memberSource = config;
+    if (
+      view.term === term &&
+      sameIds(view.voters, config.voters) &&
+      sameIds(view.outgoing, config.outgoing) &&
+      sameIds(view.learners, config.learners)
+    ) {
+      return;
+    }
+    this.memberView = {
+      term,
+      voters: [...config.voters],
+      outgoing: [...config.outgoing],
+      learners: [...config.learners],
+    };
+    const joint = config.outgoing.length > 0 ? ` (joint with ${config.outgoing.join(" ")})` : "";
+    const learners = config.learners.length > 0 ? ` learners ${config.learners.join(" ")}` : "";
+    this.trace?.note(this.clock.now(), `members t${term}: voters ${config.voters.join(" ")}${joint}${learners}`);
+  }
+
   /**
-   * The leader every running node agrees on, or "" when there is none yet: every node is up, all
-   * report the same leader and term, and that leader reports itself leader of that term. Reads
-   * the statuses of the last {@link SimCluster.observe}.
+   * The leader every member agrees on, or "" when there is none yet: every member that has not
+   * halted is up, all report the same leader and term, and that leader reports itself leader of
+   * that term. Nodes outside the configuration (removed, or started and never added) do not
+   * count. Reads the statuses of the last {@link SimCluster.observe}.
    */
   agreedLeader(): NodeId {
     let leader: NodeId | undefined;
     let term = 0;
-    for (const id of this.liveIds()) {
+    for (const id of this.checkedIds()) {
       const current = this.node(id).current;
       const status = current?.lastStatus;
       if (current === undefined || current.failed || status === undefined) return "";
@@ -432,20 +641,22 @@ export class SimCluster {
     return [...this.dirty];
   }
 
-  /** A one-line summary of every node's role, term and leader as last observed. */
+  /** A one-line summary of every node's role, term and leader as last observed (non-members marked). */
   describeRoles(): string {
+    const members = new Set(this.memberIds());
     return this.ids
       .map((id) => {
         const status = this.lastStatus(id);
+        const outside = members.has(id) ? "" : " (not a member)";
         if (status === undefined)
-          return `${id} ${this.isHalted(id) ? "halted" : this.isDown(id) ? "down" : "starting"}`;
-        return `${id} ${status.role} t${status.term} leader=${status.leader || "-"}`;
+          return `${id} ${this.isHalted(id) ? "halted" : this.isDown(id) ? "down" : "starting"}${outside}`;
+        return `${id} ${status.role} t${status.term} leader=${status.leader || "-"}${outside}`;
       })
       .join(", ");
   }
 
   /** The last observed status of a node (undefined when down or not observed yet). */
-  lastStatus(id: NodeId): ServerStatus | undefined {
+  lastStatus(id: NodeId): ServerBrief | undefined {
     return this.node(id).current?.lastStatus;
   }
 
@@ -473,7 +684,7 @@ export class SimCluster {
     return node;
   }
 
-  private requireServer(id: NodeId): RaftServer<KvApplyResult> {
+  private requireServer(id: NodeId): RaftServer<unknown> {
     const server = this.server(id);
     if (server === undefined) throw new Error(`node ${id} is not up`);
     return server;
@@ -493,10 +704,10 @@ export class SimCluster {
       new NodeClock(this.clock, markDirty),
       new KvStateMachine({ snapshotChunkBytes: SIM_KV_SNAPSHOT_CHUNK_BYTES }),
     );
-    incarnation.server = new RaftServer<KvApplyResult>({
+    incarnation.server = new RaftServer<unknown>({
       id,
       clusterId: SIM_CLUSTER_ID,
-      voters: this.ids,
+      voters: node.bootstrapVoters,
       random: this.prng.fork(`node:${id}:${node.incarnations}`),
       electionTicks: this.electionTicks,
       heartbeatTicks: this.heartbeatTicks,
@@ -614,8 +825,8 @@ export class SimCluster {
    * Applies through the incarnation's KvStateMachine and reports every batch to the checker.
    * After the crash nothing reaches the state machine any more (calls never finish).
    */
-  private reportingStateMachine(incarnation: Incarnation): StateMachine<KvApplyResult> {
-    const inner = incarnation.stateMachine;
+  private reportingStateMachine(incarnation: Incarnation): StateMachine<unknown> {
+    const inner = this.outerStateMachine(incarnation);
     const never = <T>() => new Promise<T>(() => {});
     return {
       apply: (entries) => {
@@ -625,9 +836,33 @@ export class SimCluster {
         return results;
       },
       appliedIndex: () => inner.appliedIndex(),
-      snapshot: () => (incarnation.alive ? inner.snapshot() : never()),
-      restore: (meta, data) => (incarnation.alive ? inner.restore(meta, data) : never()),
+      // Every state machine the simulator builds supports snapshots.
+      snapshot: () =>
+        incarnation.alive ? (inner.snapshot as NonNullable<typeof inner.snapshot>).call(inner) : never(),
+      restore: (meta, data) =>
+        incarnation.alive ? (inner.restore as NonNullable<typeof inner.restore>).call(inner, meta, data) : never(),
     };
+  }
+
+  /** Tells the crash listeners, then fails every call in flight on the node (see {@link SimCluster.call}). */
+  private notifyCrash(id: NodeId): void {
+    for (const listener of this.crashListeners) listener(id);
+    const calls = this.callsByNode.get(id);
+    if (calls === undefined || calls.size === 0) return;
+    const failed = [...calls];
+    calls.clear();
+    for (const fail of failed) fail(new OutcomeUnknownError(`node ${id} crashed while the call was pending`));
+  }
+
+  /** The state machine the server drives: the KV store, or the session wrapper around it. */
+  private outerStateMachine(incarnation: Incarnation): StateMachine<unknown> {
+    const kv = incarnation.stateMachine;
+    if (!this.sessions) return kv;
+    if (!this.sessionDedupe) return new UncheckedSessionStateMachine(kv);
+    // Cached results go into snapshots with the table; KV results are JSON-safe (or undefined).
+    const wrapper = new SessionStateMachine<KvApplyResult>(kv, { resultCodec: jsonResultCodec<KvApplyResult>() });
+    incarnation.sessionTable = wrapper;
+    return wrapper;
   }
 
   private recordFailure(incarnation: Incarnation, status: ServerStatus, atMs: number): void {
@@ -663,12 +898,12 @@ export class SimCluster {
       this.network.setDown(node.id, true);
       this.dirty.delete(node.id);
       this.checker.forget(node.id);
-      for (const listener of this.crashListeners) listener(node.id);
+      this.notifyCrash(node.id);
     }
     return true;
   }
 
-  private noteRole(incarnation: Incarnation, status: ServerStatus, atMs: number): void {
+  private noteRole(incarnation: Incarnation, status: ServerBrief, atMs: number): void {
     if (
       status.role === incarnation.lastRole &&
       status.term === incarnation.lastTerm &&
@@ -684,6 +919,10 @@ export class SimCluster {
     incarnation.lastLeader = status.leader;
     this.trace?.role(incarnation.id, status.role, status.term, status.leader, atMs);
   }
+}
+
+function sameIds(a: readonly NodeId[], b: readonly NodeId[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
 }
 
 /** The `StorageCorruptionError` in `error` or its causes (matched by code: copies of the class differ). */

@@ -10,6 +10,7 @@ import {
 } from "./fault-schedule.js";
 import { History } from "./history.js";
 import { checkLinearizability, type LinearizabilityResult } from "./linearizability.js";
+import { MEMBERSHIP_CALL_TIMEOUT_MS, MembershipAdmin, type MembershipCounts } from "./membership-admin.js";
 import { Prng } from "./prng.js";
 import { SafetyChecker, type SafetyViolation } from "./safety-checker.js";
 import {
@@ -89,6 +90,17 @@ export interface SimulationOptions {
   readonly snapshotEveryEntries?: number;
   /** Entries kept behind a snapshot. Default {@link DEFAULT_SIM_SNAPSHOT_TRAILING_ENTRIES}. */
   readonly snapshotTrailingEntries?: number;
+  /**
+   * Client sessions (thesis §6.3): every node's KV store is wrapped in a `SessionStateMachine`,
+   * each client registers, and writes are retried with the same sequence. Default true; false
+   * runs the original workload (plain proposals, never retried) for comparison.
+   */
+  readonly sessions?: boolean;
+  /**
+   * TEST ONLY: with sessions, false replaces the session wrapper by a double that applies every
+   * copy of a command, so the run shows what the checks say about double applies. Default true.
+   */
+  readonly sessionDedupe?: boolean;
   /** Keep the trace as text lines (for `--trace FILE`); the hash is computed either way. */
   readonly keepTraceLines?: boolean;
   /**
@@ -118,6 +130,8 @@ export interface ResolvedSimulationOptions {
   readonly opTimeoutMs: number;
   readonly snapshotEveryEntries: number;
   readonly snapshotTrailingEntries: number;
+  readonly sessions: boolean;
+  readonly sessionDedupe: boolean;
 }
 
 /** One thing a run found wrong. */
@@ -198,6 +212,12 @@ export interface SimulationResult {
     /** Bits flipped on the disks. */
     readonly bitFlips: number;
     readonly ops: WorkloadCounts;
+    /** With sessions: registrations, and commands proposed again with the same sequence. */
+    readonly sessions: { readonly registrations: number; readonly retries: number };
+    /** Membership operations of the schedule: calls on the leader and how they ended. */
+    readonly membership: MembershipCounts;
+    /** The configuration at the end, as the last observed leader applied it. */
+    readonly members: { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] };
     readonly traceRecords: number;
   };
   /** Fingerprint of everything that happened (messages, roles, operations, faults): equal for equal runs. */
@@ -272,6 +292,8 @@ export async function runSimulationDetailed(options: SimulationOptions): Promise
     maxSyncMs: resolved.maxSyncMs,
     snapshotEveryEntries: resolved.snapshotEveryEntries,
     snapshotTrailingEntries: resolved.snapshotTrailingEntries,
+    sessions: resolved.sessions,
+    sessionDedupe: resolved.sessionDedupe,
   });
   const history = new History(clock);
   const workload = new Workload({
@@ -286,7 +308,8 @@ export async function runSimulationDetailed(options: SimulationOptions): Promise
     maxClientsPerKey: resolved.maxClientsPerKey,
     opTimeoutMs: resolved.opTimeoutMs,
   });
-  const injector = new FaultInjector({ clock, cluster, network, schedule, trace });
+  const membership = new MembershipAdmin({ clock, cluster, trace });
+  const injector = new FaultInjector({ clock, cluster, network, schedule, trace, membership });
   const hooks = instantHooks(clock, cluster);
   const violations: SimulationViolation[] = [];
 
@@ -304,6 +327,7 @@ export async function runSimulationDetailed(options: SimulationOptions): Promise
     checker,
     workload,
     injector,
+    membership,
     trace,
     hooks,
     violations,
@@ -331,6 +355,7 @@ export async function runSimulationDetailed(options: SimulationOptions): Promise
     violations.push({ kind: "node-failure", atMs: failure.atMs, node: failure.node, detail: failure.detail });
   }
   for (const problem of workload.unexpected()) violations.push({ kind: "workload", atMs: null, detail: problem });
+  for (const problem of membership.unexpected()) violations.push({ kind: "workload", atMs: null, detail: problem });
   const linearizability = summarizeLinearizability(checkLinearizability(history.operations()));
   if (linearizability.verdict !== "ok") {
     violations.push({
@@ -365,6 +390,9 @@ export async function runSimulationDetailed(options: SimulationOptions): Promise
       restarts: cluster.restarts(),
       ...diskStats(cluster),
       ops: workload.outcomeCounts(),
+      sessions: workload.sessionActivity(),
+      membership: membership.outcomeCounts(),
+      members: { voters: cluster.members().voters, learners: cluster.members().learners },
       traceRecords: trace.records,
     },
     traceHash: trace.hash(),
@@ -381,6 +409,7 @@ interface PhaseContext {
   readonly checker: SafetyChecker;
   readonly workload: Workload;
   readonly injector: FaultInjector;
+  readonly membership: MembershipAdmin;
   readonly trace: Trace;
   readonly hooks: { onInstant(): void };
   readonly violations: SimulationViolation[];
@@ -411,20 +440,23 @@ async function runSafetyPhase(
  * and every replica must apply the same index and hold the same state.
  */
 async function runConvergencePhase(run: PhaseContext): Promise<ConvergenceOutcome> {
-  const { resolved, clock, network, cluster, checker, workload, injector, trace, hooks, violations } = run;
+  const { resolved, clock, network, cluster, checker, workload, injector, membership, trace, hooks, violations } = run;
   injector.stop();
   network.heal();
   network.configure({ lossPerMillion: 0, duplicatePerMillion: 0 });
   cluster.restartAll();
+  trace.note(clock.now(), "convergence phase: healed, restarted, faults off");
+  // A membership change still in flight may take the leader out (a removed leader steps down):
+  // let it finish (its calls time out) before the leader must be agreed and stay.
+  await clock.runWhile(() => membership.busy(), clock.now() + MEMBERSHIP_CALL_TIMEOUT_MS + SETTLE_MARGIN_MS, hooks);
   const healedAtMs = clock.now();
-  trace.note(healedAtMs, "convergence phase: healed, restarted, faults off");
   const leaderBoundMs = LEADER_BOUND_ELECTION_TIMEOUTS * resolved.electionTicks * resolved.tickMs;
-  const agreed = await clock.runWhile(() => cluster.agreedLeader() === "", healedAtMs + leaderBoundMs, hooks);
+  const agreed = await clock.runWhile(() => settledLeader(cluster) === "", healedAtMs + leaderBoundMs, hooks);
   let leaderAfterMs: number | null = null;
   let caughtUpAfterMs: number | null = null;
   if (agreed) {
     leaderAfterMs = clock.now() - healedAtMs;
-    const leader = cluster.agreedLeader();
+    const leader = settledLeader(cluster);
     const leaderCommit = cluster.lastStatus(leader)?.commit ?? 0;
     trace.note(clock.now(), `leader agreed: ${leader} (commit ${leaderCommit})`);
     // Nodes that were down catch up (perhaps from a snapshot) before operations must succeed:
@@ -449,17 +481,17 @@ async function runConvergencePhase(run: PhaseContext): Promise<ConvergenceOutcom
     violations.push({
       kind: "liveness",
       atMs: clock.now(),
-      detail: `no leader agreed by every node within ${leaderBoundMs} ms after the faults stopped (${cluster.describeRoles()})`,
+      detail: describeNoSettledLeader(cluster, leaderBoundMs),
     });
   }
   workload.stop();
-  const settleMs = resolved.opTimeoutMs + SETTLE_MARGIN_MS;
+  const settleMs = workload.maxOperationMs() + SETTLE_MARGIN_MS;
   await clock.runWhile(() => workload.pendingCount() > 0, clock.now() + settleMs, hooks);
   if (workload.pendingCount() > 0) {
     violations.push({
       kind: "liveness",
       atMs: clock.now(),
-      detail: `${workload.pendingCount()} operations still pending ${settleMs} ms after the workload stopped (their timeout is ${resolved.opTimeoutMs} ms)`,
+      detail: `${workload.pendingCount()} operations still pending ${settleMs} ms after the workload stopped (they take at most ${workload.maxOperationMs()} ms)`,
     });
   }
   const opsAfterHeal = workload.convergenceOps();
@@ -513,9 +545,33 @@ function diskStats(cluster: SimCluster): {
   return { snapshotsSaved, snapshotsInstalled, tornWrites, tornTailsRecovered, bitFlips };
 }
 
-/** Every node that has not halted is up and its state machine has applied at least `index`. */
+/**
+ * The leader every member agrees on, once the configuration is settled: not joint, and the leader
+ * one of its voters (a leader that removed itself steps down when the change is applied).
+ */
+function settledLeader(cluster: SimCluster): NodeId {
+  const leader = cluster.agreedLeader();
+  if (leader === "") return "";
+  const members = cluster.members();
+  return members.outgoing.length === 0 && members.voters.includes(leader) ? leader : "";
+}
+
+/** Why {@link settledLeader} found none: no agreed leader, or a configuration that stayed joint. */
+function describeNoSettledLeader(cluster: SimCluster, leaderBoundMs: number): string {
+  const leader = cluster.agreedLeader();
+  const members = cluster.members();
+  if (leader !== "" && members.outgoing.length > 0) {
+    return `the configuration stayed joint for ${leaderBoundMs} ms after the faults stopped (voters ${members.voters.join(" ")}, outgoing ${members.outgoing.join(" ")}; leader ${leader}): the joint phase was never left`;
+  }
+  if (leader !== "") {
+    return `leader ${leader} is not a voter of its configuration ${leaderBoundMs} ms after the faults stopped (voters ${members.voters.join(" ")})`;
+  }
+  return `no leader agreed by every member within ${leaderBoundMs} ms after the faults stopped (${cluster.describeRoles()})`;
+}
+
+/** Every member that has not halted is up and its state machine has applied at least `index`. */
 function allAppliedAtLeast(cluster: SimCluster, index: number): boolean {
-  for (const id of cluster.liveIds()) {
+  for (const id of cluster.checkedIds()) {
     const status = cluster.lastStatus(id);
     if (status === undefined || !cluster.isUp(id) || status.stateMachineApplied < index) return false;
   }
@@ -551,6 +607,8 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
     opTimeoutMs: options.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS,
     snapshotEveryEntries: options.snapshotEveryEntries ?? 0,
     snapshotTrailingEntries: options.snapshotTrailingEntries ?? DEFAULT_SIM_SNAPSHOT_TRAILING_ENTRIES,
+    sessions: options.sessions ?? true,
+    sessionDedupe: options.sessionDedupe ?? true,
   };
   if (!Number.isSafeInteger(resolved.nodes) || resolved.nodes < 1 || resolved.nodes > MAX_NODES) {
     throw new RangeError(`nodes must be an integer in [1, ${MAX_NODES}], got ${resolved.nodes}`);
@@ -581,12 +639,12 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
 }
 
 /**
- * Every node that has not halted is up and has applied the same index, equal to its commit and to
- * the highest commit known.
+ * Every member that has not halted is up and has applied the same index, equal to its commit and
+ * to the highest commit known.
  */
 function replicasCaughtUp(cluster: SimCluster, checker: SafetyChecker): boolean {
   let index: number | undefined;
-  for (const id of cluster.liveIds()) {
+  for (const id of cluster.checkedIds()) {
     const status = cluster.lastStatus(id);
     if (status === undefined || !cluster.isUp(id)) return false;
     if (status.stateMachineApplied !== status.commit) return false;
@@ -600,11 +658,16 @@ function compareReplicas(cluster: SimCluster, caughtUp: boolean): SimulationResu
   const digests: Record<NodeId, string> = {};
   let applied: number | undefined;
   let sameIndex = true;
-  const live = cluster.liveIds();
+  const live = cluster.checkedIds();
   for (const id of live) {
     const stateMachine = cluster.stateMachine(id);
     if (stateMachine === undefined) continue;
-    digests[id] = stateMachine.digest();
+    // With sessions the replicated session table must agree too: its size and its log time.
+    const sessions = cluster.sessionStateMachine(id);
+    digests[id] =
+      sessions === undefined
+        ? stateMachine.digest()
+        : `${stateMachine.digest()}/s${sessions.sessionCount()}/t${sessions.logTimeMs()}`;
     if (applied === undefined) applied = stateMachine.appliedIndex();
     else if (applied !== stateMachine.appliedIndex()) sameIndex = false;
   }
@@ -680,7 +743,8 @@ function instantHooks(clock: VirtualClock, cluster: SimCluster): { onInstant(): 
 }
 
 function describeIndexes(cluster: SimCluster): string {
-  return cluster.ids
+  return cluster
+    .memberIds()
     .map((id) => {
       const status = cluster.lastStatus(id);
       if (cluster.isHalted(id)) return `${id} halted`;

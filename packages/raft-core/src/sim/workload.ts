@@ -1,9 +1,12 @@
 import type { NodeId } from "../core/types.js";
 import type { TimerHandle } from "../runtime/clock.js";
-import { isRaftError } from "../runtime/errors.js";
+import { isRaftError, NotLeaderError } from "../runtime/errors.js";
 import { RequestCancelledError } from "../runtime/request-cancelled-error.js";
+import { SessionClient, type SessionProposer } from "../sessions/session-client.js";
+import { isSessionExpiredError } from "../sessions/session-expired-error.js";
 import type { History } from "./history.js";
 import { casCommand, encodeKvCommand, getCommand, type KvCommand, type KvResult, putCommand } from "./kv-command.js";
+import type { KvApplyResult } from "./kv-state-machine.js";
 import type { Prng } from "./prng.js";
 import type { SimCluster } from "./sim-cluster.js";
 import type { Trace } from "./trace.js";
@@ -26,6 +29,13 @@ const MICROS_PER_SECOND = 1_000_000;
 /** Convergence-phase failures described in detail (the rest are only counted). */
 export const MAX_FAILURES_DESCRIBED = 5;
 const MICROS_PER_MS = 1_000;
+/**
+ * With sessions: attempts per command (and per registration), each with the operation timeout,
+ * the same sequence every time. A few, so an operation still ends within seconds of virtual time.
+ */
+export const SESSION_MAX_ATTEMPTS = 3;
+/** With sessions: pause before a retry. */
+export const SESSION_RETRY_DELAY_MS = 50;
 
 export interface WorkloadOptions {
   readonly clock: VirtualClock;
@@ -61,6 +71,20 @@ interface InFlight {
   readonly command: KvCommand;
   readonly invokedAtMs: number;
   done: boolean;
+  /** Proposals made for this command (session retries included). */
+  attempts: number;
+  /** Some attempt may have been applied (OUTCOME_UNKNOWN, a crash...): it can no longer "fail". */
+  maybeApplied: boolean;
+}
+
+/** A client slot's session (sessions on): registered on first use, again after it expired. */
+interface SessionSlot {
+  client: SessionClient<KvApplyResult> | undefined;
+  /** The operation the slot runs (a slot runs one at a time). */
+  op: InFlight | undefined;
+  /** True while the slot registers: those proposals are not the command's attempts. */
+  registering: boolean;
+  readonly proposer: SessionProposer;
 }
 
 /** How an error from `propose` / `read` ends an operation (see the mapping in {@link classifyError}). */
@@ -91,7 +115,7 @@ export function classifyError(error: unknown): ErrorOutcome {
 
 /** True for errors the runtime documents (a Raft error or a cancellation); anything else is a bug. */
 function isExpectedError(error: unknown): boolean {
-  return error instanceof RequestCancelledError || isRaftError(error);
+  return error instanceof RequestCancelledError || isRaftError(error) || isSessionExpiredError(error);
 }
 
 /**
@@ -141,6 +165,9 @@ export class Workload {
   /** The first few operations of the convergence phase that did not succeed, described. */
   private readonly convergenceFailureList: string[] = [];
   private inFlightCount = 0;
+  /** Per client slot, when the cluster runs sessions. */
+  private readonly sessionSlots: SessionSlot[] | undefined;
+  private sessionCounts = { registrations: 0, retries: 0 };
 
   constructor(options: WorkloadOptions) {
     this.clock = options.clock;
@@ -162,6 +189,31 @@ export class Workload {
     this.idleSlots = Array.from({ length: clients }, (_, i) => i);
     this.nextClientId = clients;
     this.cluster.onCrash((id) => this.onNodeCrash(id));
+    this.sessionSlots = this.cluster.usesSessions()
+      ? Array.from({ length: clients }, (): SessionSlot => {
+          const slot: SessionSlot = {
+            client: undefined,
+            op: undefined,
+            registering: false,
+            proposer: { propose: (bytes) => this.sessionAttempt(slot, bytes) },
+          };
+          return slot;
+        })
+      : undefined;
+  }
+
+  /**
+   * The longest an operation can take: its timeout, or with sessions every attempt of a
+   * registration and of the command with the pauses between them.
+   */
+  maxOperationMs(): number {
+    if (this.sessionSlots === undefined) return this.opTimeoutMs;
+    return 2 * SESSION_MAX_ATTEMPTS * (this.opTimeoutMs + SESSION_RETRY_DELAY_MS);
+  }
+
+  /** With sessions: registrations made and commands retried (same sequence) so far. */
+  sessionActivity(): { readonly registrations: number; readonly retries: number } {
+    return { ...this.sessionCounts };
   }
 
   /** Starts issuing operations from now on. */
@@ -229,7 +281,7 @@ export class Workload {
 
   /** Starts one operation, if an idle client, a key with room and a running node exist. */
   private issue(): void {
-    const nodes = this.cluster.upNodes();
+    const nodes = this.cluster.clientNodes();
     const keys = this.keys.filter((key) => (this.runningPerKey.get(key) ?? 0) < this.maxClientsPerKey);
     if (this.idleSlots.length === 0 || nodes.length === 0 || keys.length === 0) {
       this.counts.skipped++;
@@ -244,19 +296,94 @@ export class Workload {
     const command = this.nextCommand(key);
     const client = this.slotClient[slot] as number;
     const historyId = this.history.invoke(client, command);
-    const op: InFlight = { historyId, slot, node, command, invokedAtMs: this.clock.now(), done: false };
+    const op: InFlight = {
+      historyId,
+      slot,
+      node,
+      command,
+      invokedAtMs: this.clock.now(),
+      done: false,
+      attempts: 0,
+      maybeApplied: false,
+    };
     this.counts.invoked++;
     this.inFlightCount++;
     this.runningPerKey.set(key, (this.runningPerKey.get(key) ?? 0) + 1);
+    if (op.invokedAtMs >= this.mustSucceedFromMs) this.mustSucceed.issued++;
+    const sessionSlot = this.sessionSlots?.[slot];
+    if (command.kind !== "get" && sessionSlot !== undefined) {
+      // Session attempts are watched one by one (a crash ends an attempt, not the operation).
+      void this.runSessionWrite(op, command, sessionSlot);
+      return;
+    }
     let onNode = this.inFlightByNode.get(node);
     if (onNode === undefined) {
       onNode = new Set();
       this.inFlightByNode.set(node, onNode);
     }
     onNode.add(op);
-    if (op.invokedAtMs >= this.mustSucceedFromMs) this.mustSucceed.issued++;
     if (command.kind === "get") this.runRead(op, key);
     else this.runWrite(op, command);
+  }
+
+  /**
+   * A write through the slot's session (thesis §6.3): registers first when the slot has no live
+   * session, then proposes the command; `SessionClient` retries it with the SAME sequence after
+   * NOT_LEADER, PROPOSAL_DROPPED, OVERLOADED and OUTCOME_UNKNOWN (a crash of the node an attempt
+   * went to counts as OUTCOME_UNKNOWN), so it is applied at most once. The history holds one
+   * operation for all the attempts: invoked before the first, completed at the final answer.
+   */
+  private async runSessionWrite(op: InFlight, command: KvCommand, slot: SessionSlot): Promise<void> {
+    slot.op = op;
+    if (slot.client === undefined || slot.client.expired) {
+      slot.registering = true;
+      try {
+        slot.client = await SessionClient.register<KvApplyResult>(slot.proposer, {
+          clock: this.clock,
+          maxAttempts: SESSION_MAX_ATTEMPTS,
+          retryDelayMs: SESSION_RETRY_DELAY_MS,
+        });
+        this.sessionCounts.registrations++;
+      } catch (error) {
+        // The command itself was never proposed.
+        slot.client = undefined;
+        this.finishWithError(op, isExpectedError(error) ? new NotLeaderError("", "registration failed") : error);
+        return;
+      } finally {
+        slot.registering = false;
+      }
+    }
+    let result: KvApplyResult;
+    try {
+      result = await slot.client.propose(encodeKvCommand(command));
+    } catch (error) {
+      if (isSessionExpiredError(error) && error.reason === "unknown-session") slot.client = undefined;
+      this.finishWithError(op, error);
+      return;
+    }
+    this.finishOk(op, result);
+  }
+
+  /** One attempt of a session proposal, on a member node that is up (the first node of the operation if it still is). */
+  private sessionAttempt(slot: SessionSlot, bytes: Uint8Array): Promise<unknown> {
+    const op = slot.op as InFlight;
+    const counted = !slot.registering;
+    if (counted) {
+      op.attempts++;
+      if (op.attempts > 1) this.sessionCounts.retries++;
+    }
+    let node = op.node;
+    if (op.attempts > 1 || !this.cluster.isUp(node)) {
+      const nodes = this.cluster.clientNodes();
+      if (nodes.length === 0) return Promise.reject(new NotLeaderError("", "no member node is up"));
+      node = this.prng.pick(nodes);
+    }
+    return this.cluster
+      .call(node, (server) => server.propose(bytes, { timeoutMs: this.opTimeoutMs }))
+      .catch((error: unknown) => {
+        if (counted && (!isExpectedError(error) || classifyError(error) === "indeterminate")) op.maybeApplied = true;
+        throw error;
+      });
   }
 
   private nextCommand(key: string): KvCommand {
@@ -325,7 +452,8 @@ export class Workload {
       this.finishUnexpected(op, `${op.command.kind} on ${op.node} failed with ${describeError(error)}`);
       return;
     }
-    const outcome = classifyError(error);
+    // A session refusal (SESSION_EXPIRED) means this attempt was not applied; an earlier attempt may have been.
+    const outcome = op.maybeApplied ? "indeterminate" : isSessionExpiredError(error) ? "fail" : classifyError(error);
     if (outcome === "fail") {
       this.history.fail(op.historyId);
       this.counts.fail++;
@@ -381,7 +509,8 @@ export class Workload {
     // act, so the slot continues as a new client.
     if (outcome.startsWith("indeterminate")) this.slotClient[op.slot] = this.nextClientId++;
     this.idleSlots.push(op.slot);
-    this.trace?.op(op.historyId, describeCommand(op.command, op.node), outcome, this.clock.now());
+    const attempts = op.attempts > 1 ? ` (${op.attempts} attempts)` : "";
+    this.trace?.op(op.historyId, `${describeCommand(op.command, op.node)}${attempts}`, outcome, this.clock.now());
   }
 }
 

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import type { Entry } from "../../src/core/types.js";
 import { LevelStorage, type LevelStorageOptions, MAX_WRITES_PER_BATCH } from "../../src/storage/level-storage.js";
 import { encodeEntry, entryKey, HARD_STATE_KEY } from "../../src/storage/record-codec.js";
-import { CORRUPTION_REMEDY, type StorageError } from "../../src/storage/storage-errors.js";
+import { CORRUPTION_REMEDY, type StorageCorruptionError, type StorageError } from "../../src/storage/storage-errors.js";
 import { describeEntries, entries, entry, hard, runStorageContract, type StorageHarness } from "./contract.js";
 
 const IDENTITY: LevelStorageOptions = { clusterId: "cluster-a", nodeId: "n1" };
@@ -166,7 +166,7 @@ describe("LevelStorage start-up verification", () => {
     // Now 1..3 intact, 4 missing, 5 damaged: corruption, named at one of them.
     const gap = await rejectionOf(LevelStorage.open(dir, IDENTITY));
     expect(gap.code).toBe("STORAGE_CORRUPTION");
-    expect([4, 5]).toContain(gap.index);
+    expect([4, 5]).toContain((gap as StorageCorruptionError).index);
 
     const dir2 = await freshDir();
     const storage = await LevelStorage.open(dir2, IDENTITY);
