@@ -1281,12 +1281,15 @@ export class RaftCore {
   }
 
   private rejectForwarded(m: ProposeRequest): void {
-    this.send({
-      type: "propReject",
-      to: m.from,
-      requestIds: m.proposals.map((p) => p.requestId),
-      leaderHint: this.leader,
-    });
+    // A refusal promises the caller "not applied". A network duplicate of a proposal this node
+    // appended while it led must not be refused: the first copy is in the log and may commit
+    // (found by the simulator: seed 10 heavy, a duplicated prop reached the old leader after it
+    // stepped down, and the client was told NOT_LEADER for a write that was applied).
+    const requestIds = m.proposals
+      .filter((p) => !this.recentForwarded.has(p.origin, p.requestId))
+      .map((p) => p.requestId);
+    if (requestIds.length === 0) return;
+    this.send({ type: "propReject", to: m.from, requestIds, leaderHint: this.leader });
   }
 
   /**

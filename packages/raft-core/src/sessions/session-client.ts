@@ -1,5 +1,5 @@
 import type { Clock } from "../runtime/clock.js";
-import { OverloadedError } from "../runtime/errors.js";
+import { OutcomeUnknownError, OverloadedError } from "../runtime/errors.js";
 import { encodeSessionEnvelope } from "./session-envelope.js";
 import { SessionExpiredError } from "./session-expired-error.js";
 import { DEFAULT_MAX_OUTSTANDING_COMMANDS } from "./session-options.js";
@@ -238,14 +238,26 @@ async function proposeWithRetries(
   settings: ResolvedClientSettings,
   encode: () => Uint8Array,
 ): Promise<SessionApplyResult<unknown>> {
+  // Once one attempt may have been applied, the command's outcome stays unknown whatever later
+  // attempts say: a NOT_LEADER on the last retry does not undo an earlier attempt that committed.
+  let mayHaveApplied = false;
   for (let attempt = 1; ; attempt++) {
     let outcome: unknown;
     try {
       outcome = await proposer.propose(encode());
     } catch (error) {
-      if (!isRetryable(error) || attempt >= settings.maxAttempts) throw error;
-      if (settings.retryDelayMs > 0) await sleep(settings.clock, settings.retryDelayMs);
-      continue;
+      if (isRetryable(error) && attempt < settings.maxAttempts) {
+        if (!isNotApplied(error)) mayHaveApplied = true;
+        if (settings.retryDelayMs > 0) await sleep(settings.clock, settings.retryDelayMs);
+        continue;
+      }
+      if (mayHaveApplied && isNotApplied(error)) {
+        throw new OutcomeUnknownError(
+          `an earlier attempt may have been applied; the last of ${attempt} attempts failed: ${String((error as Error)?.message ?? error)}`,
+          { cause: error },
+        );
+      }
+      throw error;
     }
     if (!isSessionApplyResult(outcome)) {
       throw new Error(
@@ -254,6 +266,20 @@ async function proposeWithRetries(
     }
     return outcome;
   }
+}
+
+/** Errors whose code promises the attempt was not applied (see src/runtime/errors.ts). */
+const NOT_APPLIED_CODES: ReadonlySet<string> = new Set([
+  "NOT_LEADER",
+  "PROPOSAL_DROPPED",
+  "OVERLOADED",
+  "ENTRY_TOO_LARGE",
+  "STOPPED",
+]);
+
+function isNotApplied(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && NOT_APPLIED_CODES.has(code);
 }
 
 function isRetryable(error: unknown): boolean {

@@ -1,6 +1,7 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
-import type { AppendRequest, AppendResponse, Message } from "../../src/core/types.js";
+import { DEFAULT_ELECTION_TICKS } from "../../src/core/config.js";
+import type { AppendRequest, AppendResponse, Message, ProposeReject, ProposeRequest } from "../../src/core/types.js";
 import { CoreCluster, entry, text } from "./harness.js";
 
 function append(over: Partial<AppendRequest>): AppendRequest {
@@ -309,6 +310,29 @@ describe("forwarded proposals", () => {
     c.drain();
     const copies = c.get("a").log.filter((e) => e.origin === "b" && e.requestId === 5);
     expect(copies).toHaveLength(1);
+  });
+
+  it("a duplicate of a proposal it appended while leading is not refused after stepping down (a refusal means 'not applied')", () => {
+    const c = new CoreCluster(["a", "b", "c"]);
+    c.elect("a");
+    c.propose("b", "kept", 5);
+    c.propose("b", "fresh", 6);
+    const props = (c.cycle("b")?.out ?? []).filter((m) => m.type === "prop");
+    expect(props).toHaveLength(1);
+    const [prop] = props as ProposeRequest[];
+    // Only the first proposal reaches a while it leads; then a steps down.
+    c.deliver({ ...prop, proposals: prop.proposals.filter((p) => p.requestId === 5) });
+    const a = c.get("a").core;
+    const term = a.status().term;
+    // CheckQuorum: no acknowledgement for an election timeout, so a steps down in the same term
+    // (a message of an older term would simply be dropped as stale).
+    for (let i = 0; i < 2 * DEFAULT_ELECTION_TICKS && a.status().role === "leader"; i++) a.tick();
+    expect(a.status()).toMatchObject({ role: "follower", term });
+    c.cycle("a");
+    // The network now delivers the whole message again (a duplicate of 5, and 6 for the first time).
+    a.step(prop);
+    const rejects = (c.cycle("a")?.out ?? []).filter((m): m is ProposeReject => m.type === "propReject");
+    expect(rejects.flatMap((m) => m.requestIds)).toEqual([6]);
   });
 });
 

@@ -135,6 +135,19 @@ describe("SessionClient (thesis §6.3)", () => {
     expect(counter.applied).toEqual(["add 1", "add 2"]);
   });
 
+  it("an attempt that may have been applied keeps the outcome unknown even if the last attempt says NOT_LEADER", async () => {
+    // Found by the simulator (seed 10, heavy): the first attempt committed but its reply was lost,
+    // the retries met an election; reporting the final NOT_LEADER ("not applied") was a lie.
+    const { proposer, clock, counter } = setup();
+    const client = await SessionClient.register<number>(proposer, { clock, maxAttempts: 3, retryDelayMs: 0 });
+    proposer.faults.push("lost-reply", "not-leader", "not-leader");
+    await expect(client.propose(add(1))).rejects.toMatchObject({ code: "OUTCOME_UNKNOWN" });
+    expect(counter.applied).toEqual(["add 1"]);
+    // Attempts that were all certainly not applied still report NOT_LEADER.
+    proposer.faults.push("not-leader", "not-leader", "not-leader");
+    await expect(client.propose(add(2))).rejects.toMatchObject({ code: "NOT_LEADER" });
+  });
+
   it("acknowledges only below the oldest command still in flight", async () => {
     const { proposer, clock } = setup();
     const client = await SessionClient.register<number>(proposer, { clock });
