@@ -1,17 +1,709 @@
-import type { LmsApi } from "./lms-api.js";
+import { status } from "@grpc/grpc-js";
+import { LmsClient, type RetryEvent } from "@lectern/lms-service";
+import { mapErrors, toApiError } from "./grpc/api-errors.js";
+import { mergeClusterStatus, type NodeAnswer, unaskedMemberAddresses } from "./grpc/cluster-view.js";
+import { derivedIdempotencyKey } from "./grpc/idempotency.js";
+import { needsGradingOf } from "./grpc/needs-grading.js";
+import { type NodeAddress, parseNodeAddresses } from "./grpc/node-addresses.js";
+import { collectPages } from "./grpc/paging.js";
+import {
+  assignmentFromProto,
+  courseFromProto,
+  fileFromProto,
+  gradeChangeFromProto,
+  gradeFromProto,
+  joinCodeFromProto,
+  materialFromProto,
+  questionFromProto,
+  questionStatusToProto,
+  required,
+  roleToProto,
+  submissionFromProto,
+  userFromProto,
+} from "./grpc/proto-mapping.js";
+import { readStream, streamRest } from "./grpc/streams.js";
+import {
+  ApiError,
+  type Assignment,
+  type ClusterStatus,
+  type Course,
+  type CourseDetail,
+  type CsvExport,
+  type FileDownload,
+  type Grade,
+  type GradeChange,
+  isApiError,
+  type JoinCode,
+  type LmsApi,
+  type Material,
+  type NeedsGradingItem,
+  type Question,
+  type QuestionStatus,
+  type ServiceHealth,
+  type Session,
+  type SpooledFile,
+  type Submission,
+  type User,
+} from "./lms-api.js";
 
-/** Where the gRPC client finds the LMS nodes. */
+/** Deadline of one attempt of an ordinary call (the client retries on other nodes after it). */
+export const defaultWebCallTimeoutMs = 5_000;
+/** Deadline of a call that moves a whole file or a whole tutor answer. */
+export const defaultStreamTimeoutMs = 120_000;
+/** How long the cluster page and the health check wait for one node. */
+export const defaultStatusTimeoutMs = 1_000;
+/** Courses whose lists are fetched at once while computing the needs-grading queue. */
+export const needsGradingParallelCourses = 8;
+/** Per-token clients kept for reuse (they share the channels; this only saves rebuilding them). */
+export const maxCachedTokenClients = 1_000;
+
+/** Where the gRPC client finds the LMS nodes, and how patient it is. */
 export interface GrpcLmsApiOptions {
-  /** `id=host:port` pairs or plain `host:port` addresses of the LMS nodes' client API. */
+  /** `id=host:port` entries or plain `host:port` addresses of the LMS nodes' client API. */
   readonly nodes: readonly string[];
+  /** Deadline of one attempt (default {@link defaultWebCallTimeoutMs}). */
+  readonly callTimeoutMs?: number;
+  /** Deadline of uploads, downloads, CSV exports and tutor answers (default {@link defaultStreamTimeoutMs}). */
+  readonly streamTimeoutMs?: number;
+  /** Deadline of one node's status or health answer (default {@link defaultStatusTimeoutMs}). */
+  readonly statusTimeoutMs?: number;
+  /** Attempts of one call across the nodes (default: the client's). */
+  readonly maxAttempts?: number;
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Told about every failed attempt that is retried (logs, tests). */
+  readonly onRetry?: (retry: RetryEvent) => void;
+}
+
+/** The {@link LmsApi} over gRPC, plus what a process needs to stop it. */
+export interface GrpcLmsApi extends LmsApi {
+  /** The nodes it talks to. */
+  readonly nodes: readonly NodeAddress[];
+  /** Closes every channel. */
+  close(): void;
 }
 
 /**
- * The cluster-aware gRPC client behind {@link LmsApi} (follows leader hints, fails over, retries
- * with the same idempotency key). A placeholder until the lead writes it.
+ * The {@link LmsApi} over the cluster-aware {@link LmsClient}: each call goes to the node that
+ * last answered, follows leader hints, fails over to the other nodes and retries writes with the
+ * same idempotency key; failures become {@link ApiError}s. Files are uploaded from the spooled
+ * path with a key derived from the write's key before the submission or material refers to them.
+ *
+ * @example
+ * ```ts
+ * const api = createGrpcLmsApi({ nodes: ["n1=127.0.0.1:7001", "n2=127.0.0.1:7002", "n3=127.0.0.1:7003"] });
+ * const session = await api.login({ username: "ada", password: "correct horse battery" });
+ * const courses = await api.listCourses(session.token);
+ * ```
  */
-export function createGrpcLmsApi(_options: GrpcLmsApiOptions): LmsApi {
-  throw new Error(
-    "createGrpcLmsApi is not implemented yet: set LECTERN_FAKE_API=1 to run the web front on the in-memory API",
-  );
+export function createGrpcLmsApi(options: GrpcLmsApiOptions): GrpcLmsApi {
+  return new GrpcLmsApiClient(options);
+}
+
+class GrpcLmsApiClient implements GrpcLmsApi {
+  readonly nodes: readonly NodeAddress[];
+  private readonly client: LmsClient;
+  private readonly tokenClients = new Map<string, LmsClient>();
+  /** One single-node client per address, for the calls that must ask every node. */
+  private readonly nodeClients = new Map<string, LmsClient>();
+  private readonly streamTimeoutMs: number;
+  private readonly statusTimeoutMs: number;
+
+  constructor(options: GrpcLmsApiOptions) {
+    this.nodes = parseNodeAddresses(options.nodes);
+    if (this.nodes.length === 0) {
+      throw new Error("createGrpcLmsApi: no LMS nodes given (set LMS_NODES or PEERS, e.g. n1=127.0.0.1:7001)");
+    }
+    this.client = new LmsClient({
+      addresses: this.nodes.map((node) => node.address),
+      callTimeoutMs: options.callTimeoutMs ?? defaultWebCallTimeoutMs,
+      ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+      ...(options.initialBackoffMs === undefined ? {} : { initialBackoffMs: options.initialBackoffMs }),
+      ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
+      ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
+    });
+    this.streamTimeoutMs = options.streamTimeoutMs ?? defaultStreamTimeoutMs;
+    this.statusTimeoutMs = options.statusTimeoutMs ?? defaultStatusTimeoutMs;
+  }
+
+  close(): void {
+    this.client.close();
+    for (const client of this.nodeClients.values()) client.close();
+    this.nodeClients.clear();
+    this.tokenClients.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Accounts and sessions
+
+  register(input: { idempotencyKey: string; username: string; password: string; displayName: string }): Promise<User> {
+    return mapErrors(async () => userFromProto((await this.client.auth.register(input)).user));
+  }
+
+  login(input: { username: string; password: string }): Promise<Session> {
+    return mapErrors(async () => {
+      const response = await this.client.auth.login(input);
+      return { token: response.token, expiresAtMs: response.expiresAtMs, user: userFromProto(response.user) };
+    });
+  }
+
+  logout(token: string, input: { idempotencyKey: string }): Promise<void> {
+    return mapErrors(async () => {
+      await this.as(token).auth.logout(input);
+      this.tokenClients.delete(token);
+    });
+  }
+
+  whoAmI(token: string): Promise<User> {
+    return mapErrors(async () => userFromProto((await this.as(token).auth.whoAmI({})).user));
+  }
+
+  createUser(
+    token: string,
+    input: {
+      idempotencyKey: string;
+      username: string;
+      password: string;
+      displayName: string;
+      role: "instructor" | "admin";
+    },
+  ): Promise<User> {
+    return mapErrors(async () => {
+      const response = await this.as(token).auth.createUser({ ...input, role: roleToProto(input.role) });
+      return userFromProto(response.user);
+    });
+  }
+
+  listStudents(token: string, input: { courseId?: string }): Promise<User[]> {
+    const auth = this.as(token).auth;
+    return mapErrors(async () =>
+      (
+        await collectPages(async (page) => {
+          const response = await auth.listStudents({ courseId: input.courseId ?? "", ...page });
+          return { items: response.students, nextPageToken: response.nextPageToken };
+        })
+      ).map((user) => userFromProto(user)),
+    );
+  }
+
+  listInstructors(token: string): Promise<User[]> {
+    const auth = this.as(token).auth;
+    return mapErrors(async () =>
+      (
+        await collectPages(async (page) => {
+          const response = await auth.listInstructors(page);
+          return { items: response.instructors, nextPageToken: response.nextPageToken };
+        })
+      ).map((user) => userFromProto(user)),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Courses, join codes and enrolment
+
+  createCourse(token: string, input: { idempotencyKey: string; title: string; description: string }): Promise<Course> {
+    return mapErrors(async () => courseFromProto((await this.as(token).courses.createCourse(input)).course));
+  }
+
+  listCourses(token: string): Promise<Course[]> {
+    const courses = this.as(token).courses;
+    return mapErrors(async () =>
+      (
+        await collectPages(async (page) => {
+          const response = await courses.listCourses(page);
+          return { items: response.courses, nextPageToken: response.nextPageToken };
+        })
+      ).map((course) => courseFromProto(course)),
+    );
+  }
+
+  getCourse(token: string, input: { courseId: string }): Promise<CourseDetail> {
+    return mapErrors(async () => {
+      const response = await this.as(token).courses.getCourse({ courseId: input.courseId });
+      return { course: courseFromProto(response.course), instructor: userFromProto(response.instructor) };
+    });
+  }
+
+  createJoinCode(
+    token: string,
+    input: { idempotencyKey: string; courseId: string; expiresAtMs: number },
+  ): Promise<JoinCode> {
+    return mapErrors(async () => joinCodeFromProto((await this.as(token).courses.createJoinCode(input)).joinCode));
+  }
+
+  revokeJoinCode(token: string, input: { idempotencyKey: string; courseId: string; code: string }): Promise<JoinCode> {
+    return mapErrors(async () => joinCodeFromProto((await this.as(token).courses.revokeJoinCode(input)).joinCode));
+  }
+
+  listJoinCodes(token: string, input: { courseId: string }): Promise<JoinCode[]> {
+    return mapErrors(async () => {
+      const response = await this.as(token).courses.listJoinCodes({ courseId: input.courseId });
+      return response.joinCodes.map((code) => joinCodeFromProto(code));
+    });
+  }
+
+  joinCourse(token: string, input: { idempotencyKey: string; code: string }): Promise<Course> {
+    return mapErrors(async () => courseFromProto((await this.as(token).courses.joinCourse(input)).course));
+  }
+
+  enrolStudent(token: string, input: { idempotencyKey: string; courseId: string; username: string }): Promise<User> {
+    return mapErrors(async () => userFromProto((await this.as(token).courses.enrolStudent(input)).student));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Materials and questions
+
+  postMaterial(
+    token: string,
+    input: { idempotencyKey: string; courseId: string; title: string; description: string; file?: SpooledFile },
+  ): Promise<Material> {
+    const client = this.as(token);
+    return mapErrors(async () => {
+      const fileId = input.file === undefined ? "" : await this.upload(client, input.file, input.idempotencyKey);
+      const response = await client.content.postMaterial({
+        idempotencyKey: input.idempotencyKey,
+        courseId: input.courseId,
+        title: input.title,
+        description: input.description,
+        fileId,
+      });
+      return materialFromProto(response.material);
+    });
+  }
+
+  listMaterials(token: string, input: { courseId: string }): Promise<Material[]> {
+    const content = this.as(token).content;
+    return mapErrors(async () =>
+      (
+        await collectPages(async (page) => {
+          const response = await content.listMaterials({ courseId: input.courseId, ...page });
+          return { items: response.materials, nextPageToken: response.nextPageToken };
+        })
+      ).map((material) => materialFromProto(material)),
+    );
+  }
+
+  askQuestion(token: string, input: { idempotencyKey: string; courseId: string; text: string }): Promise<Question> {
+    return mapErrors(async () => questionFromProto((await this.as(token).content.askQuestion(input)).question));
+  }
+
+  answerQuestion(
+    token: string,
+    input: { idempotencyKey: string; questionId: string; answer: string },
+  ): Promise<Question> {
+    return mapErrors(async () => questionFromProto((await this.as(token).content.answerQuestion(input)).question));
+  }
+
+  listQuestions(token: string, input: { courseId: string; status?: QuestionStatus }): Promise<Question[]> {
+    const content = this.as(token).content;
+    const wanted = questionStatusToProto(input.status);
+    return mapErrors(async () =>
+      (
+        await collectPages(async (page) => {
+          const response = await content.listQuestions({ courseId: input.courseId, status: wanted, ...page });
+          return { items: response.questions, nextPageToken: response.nextPageToken };
+        })
+      ).map((question) => questionFromProto(question)),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Assignments, submissions and grades
+
+  createAssignment(
+    token: string,
+    input: {
+      idempotencyKey: string;
+      courseId: string;
+      title: string;
+      description: string;
+      dueAtMs: number;
+      maxPoints: number;
+    },
+  ): Promise<Assignment> {
+    return mapErrors(async () =>
+      assignmentFromProto((await this.as(token).assignments.createAssignment(input)).assignment),
+    );
+  }
+
+  listAssignments(token: string, input: { courseId: string }): Promise<Assignment[]> {
+    const assignments = this.as(token).assignments;
+    return mapErrors(async () =>
+      (
+        await collectPages(async (page) => {
+          const response = await assignments.listAssignments({ courseId: input.courseId, ...page });
+          return { items: response.assignments, nextPageToken: response.nextPageToken };
+        })
+      ).map((assignment) => assignmentFromProto(assignment)),
+    );
+  }
+
+  getAssignment(token: string, input: { assignmentId: string }): Promise<Assignment> {
+    return mapErrors(async () =>
+      assignmentFromProto(
+        (await this.as(token).assignments.getAssignment({ assignmentId: input.assignmentId })).assignment,
+      ),
+    );
+  }
+
+  submit(
+    token: string,
+    input: { idempotencyKey: string; assignmentId: string; text: string; file?: SpooledFile },
+  ): Promise<Submission> {
+    const client = this.as(token);
+    return mapErrors(async () => {
+      const fileIds = input.file === undefined ? [] : [await this.upload(client, input.file, input.idempotencyKey)];
+      try {
+        const response = await client.assignments.submit({
+          idempotencyKey: input.idempotencyKey,
+          assignmentId: input.assignmentId,
+          text: input.text,
+          fileIds,
+        });
+        return submissionFromProto(response.submission);
+      } catch (error) {
+        throw fileRequiredError(error, fileIds.length);
+      }
+    });
+  }
+
+  listSubmissions(
+    token: string,
+    input: { courseId?: string; assignmentId?: string; studentId?: string; includeAllAttempts?: boolean },
+  ): Promise<Submission[]> {
+    const assignments = this.as(token).assignments;
+    return mapErrors(async () =>
+      (
+        await collectPages(async (page) => {
+          const response = await assignments.listSubmissions({
+            courseId: input.courseId ?? "",
+            assignmentId: input.assignmentId ?? "",
+            studentId: input.studentId ?? "",
+            includeAllAttempts: input.includeAllAttempts ?? false,
+            ...page,
+          });
+          return { items: response.submissions, nextPageToken: response.nextPageToken };
+        })
+      ).map((submission) => submissionFromProto(submission)),
+    );
+  }
+
+  getSubmissionHistory(token: string, input: { assignmentId: string; studentId?: string }): Promise<Submission[]> {
+    return mapErrors(async () => {
+      const response = await this.as(token).assignments.getSubmissionHistory({
+        assignmentId: input.assignmentId,
+        studentId: input.studentId ?? "",
+      });
+      return response.attempts.map((submission) => submissionFromProto(submission));
+    });
+  }
+
+  gradeSubmission(
+    token: string,
+    input: {
+      idempotencyKey: string;
+      assignmentId: string;
+      studentId: string;
+      submissionId?: string;
+      points: number;
+      feedback: string;
+    },
+  ): Promise<Grade> {
+    return mapErrors(async () => {
+      const response = await this.as(token).assignments.gradeSubmission({
+        ...input,
+        submissionId: input.submissionId ?? "",
+      });
+      return gradeFromProto(response.grade);
+    });
+  }
+
+  setGradesReleased(
+    token: string,
+    input: { idempotencyKey: string; assignmentId: string; released: boolean },
+  ): Promise<Assignment> {
+    return mapErrors(async () =>
+      assignmentFromProto((await this.as(token).assignments.setGradesReleased(input)).assignment),
+    );
+  }
+
+  listGrades(token: string, input: { courseId: string; assignmentId?: string; studentId?: string }): Promise<Grade[]> {
+    const assignments = this.as(token).assignments;
+    return mapErrors(async () =>
+      (
+        await collectPages(async (page) => {
+          const response = await assignments.listGrades({
+            courseId: input.courseId,
+            assignmentId: input.assignmentId ?? "",
+            studentId: input.studentId ?? "",
+            ...page,
+          });
+          return { items: response.grades, nextPageToken: response.nextPageToken };
+        })
+      ).map((grade) => gradeFromProto(grade)),
+    );
+  }
+
+  getGradeHistory(
+    token: string,
+    input: { courseId: string; assignmentId?: string; studentId?: string },
+  ): Promise<GradeChange[]> {
+    const assignments = this.as(token).assignments;
+    return mapErrors(async () =>
+      (
+        await collectPages(async (page) => {
+          const response = await assignments.getGradeHistory({
+            courseId: input.courseId,
+            assignmentId: input.assignmentId ?? "",
+            studentId: input.studentId ?? "",
+            ...page,
+          });
+          return { items: response.changes, nextPageToken: response.nextPageToken };
+        })
+      ).map((change) => gradeChangeFromProto(change)),
+    );
+  }
+
+  /**
+   * lms.proto has no needs-grading RPC: for each course (the one asked for, else every course the
+   * caller owns) this lists assignments, latest attempts and grades, a few courses at a time.
+   */
+  async listNeedsGrading(token: string, input: { courseId?: string }): Promise<NeedsGradingItem[]> {
+    const courses =
+      input.courseId === undefined || input.courseId === ""
+        ? await this.listCourses(token)
+        : [(await this.getCourse(token, { courseId: input.courseId })).course];
+    const items: NeedsGradingItem[] = [];
+    for (let start = 0; start < courses.length; start += needsGradingParallelCourses) {
+      const batch = courses.slice(start, start + needsGradingParallelCourses);
+      const perCourse = await Promise.all(
+        batch.map(async (course) => {
+          const [assignments, latestSubmissions, grades] = await Promise.all([
+            this.listAssignments(token, { courseId: course.id }),
+            this.listSubmissions(token, { courseId: course.id }),
+            this.listGrades(token, { courseId: course.id }),
+          ]);
+          return needsGradingOf({ course, assignments, latestSubmissions, grades });
+        }),
+      );
+      items.push(...perCourse.flat());
+    }
+    return items;
+  }
+
+  exportGradesCsv(token: string, input: { courseId: string }): Promise<CsvExport> {
+    const client = this.as(token);
+    return mapErrors(async () => {
+      const opened = await readStream((signal) =>
+        client.assignments.exportGradesCsv({ courseId: input.courseId }, { signal, timeoutMs: this.streamTimeoutMs }),
+      );
+      const fileName = opened.first?.fileName || `grades-${input.courseId.replace(/[^A-Za-z0-9_-]/g, "_")}.csv`;
+      return {
+        fileName,
+        chunks: streamRest(opened, (chunk) => (chunk.data.byteLength === 0 ? [] : [chunk.data])),
+      };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Files
+
+  downloadFile(token: string, input: { fileId: string }): Promise<FileDownload> {
+    const client = this.as(token);
+    return mapErrors(async () => {
+      const opened = await readStream((signal) =>
+        client.files.download({ fileId: input.fileId }, { signal, timeoutMs: this.streamTimeoutMs }),
+      ).catch((error: unknown) => {
+        // A malformed id (from a hand-edited link) names no file: a 404, not a form error.
+        const mapped = toApiError(error);
+        throw isApiError(mapped) && mapped.code === "INVALID_ARGUMENT"
+          ? new ApiError("NOT_FOUND", "No such file.")
+          : mapped;
+      });
+      const header = opened.first?.part;
+      if (header?.$case !== "header") {
+        opened.cancel();
+        throw new Error("the LMS service's download did not start with a header");
+      }
+      return {
+        file: fileFromProto(header.value.file),
+        chunks: streamRest(opened, (message) => (message.part?.$case === "chunk" ? [message.part.value] : []), {
+          skipFirst: true,
+        }),
+      };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // AI tutor
+
+  askTutor(
+    token: string,
+    input: { idempotencyKey: string; question: string; materialId?: string },
+  ): AsyncIterable<string> {
+    const client = this.as(token);
+    const timeoutMs = this.streamTimeoutMs;
+    return {
+      async *[Symbol.asyncIterator]() {
+        // Stopping early (the reader went away) cancels the answer on the node.
+        const controller = new AbortController();
+        try {
+          const events = client.tutor.askTutor(
+            { idempotencyKey: input.idempotencyKey, question: input.question, materialId: input.materialId ?? "" },
+            { signal: controller.signal, timeoutMs },
+          );
+          for await (const event of events) {
+            if (event.event?.$case === "token") yield event.event.value.text;
+            else if (event.event?.$case === "done") return;
+          }
+        } catch (error) {
+          throw toApiError(error);
+        } finally {
+          controller.abort();
+        }
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Cluster
+
+  /**
+   * Asks every node for its own view (the configured ones, then any member address they list that
+   * was not configured), each with a short deadline, and merges the answers. A refused token or
+   * role fails the whole call; a node that does not answer is only marked unreachable.
+   */
+  async getClusterStatus(token: string): Promise<ClusterStatus> {
+    const ask = (address: string, nodeId: string | undefined): Promise<NodeAnswer> =>
+      this.nodeClient(address)
+        .withToken(token)
+        .cluster.getClusterStatus({}, { timeoutMs: this.statusTimeoutMs })
+        .then(
+          (status): NodeAnswer => ({ address, ...(nodeId === undefined ? {} : { nodeId }), ok: true, status }),
+          (error: unknown): NodeAnswer => {
+            const mapped = toApiError(error);
+            if (isApiError(mapped) && mapped.code !== "UNAVAILABLE") throw mapped;
+            return { address, ...(nodeId === undefined ? {} : { nodeId }), ok: false, error: describeFailure(error) };
+          },
+        );
+    const answers = await Promise.all(this.nodes.map((node) => ask(node.address, node.nodeId)));
+    const asked = new Set(this.nodes.map((node) => node.address));
+    const more = unaskedMemberAddresses(answers, asked);
+    if (more.length > 0) answers.push(...(await Promise.all(more.map((address) => ask(address, undefined)))));
+    return mergeClusterStatus(answers, Date.now());
+  }
+
+  addMember(
+    token: string,
+    input: { idempotencyKey: string; nodeId: string; address: string; asLearner: boolean },
+  ): Promise<void> {
+    return mapErrors(async () => {
+      await this.as(token).cluster.addMember(input);
+    });
+  }
+
+  promoteMember(token: string, input: { idempotencyKey: string; nodeId: string }): Promise<void> {
+    return mapErrors(async () => {
+      await this.as(token).cluster.promoteMember(input);
+    });
+  }
+
+  removeMember(token: string, input: { idempotencyKey: string; nodeId: string }): Promise<void> {
+    return mapErrors(async () => {
+      await this.as(token).cluster.removeMember(input);
+    });
+  }
+
+  /** GetHealth on every configured node at once: ok when the node runs. */
+  health(): Promise<ServiceHealth[]> {
+    return Promise.all(
+      this.nodes.map(async (node): Promise<ServiceHealth> => {
+        const label = node.nodeId ?? node.address;
+        try {
+          const health = await this.nodeClient(node.address).cluster.getHealth({}, { timeoutMs: this.statusTimeoutMs });
+          const name = `node ${health.nodeId || label}`;
+          return health.lifecycle === "running" ? { name, ok: true } : { name, ok: false, detail: health.lifecycle };
+        } catch (error) {
+          return { name: `node ${label}`, ok: false, detail: `unreachable (${describeFailure(error)})` };
+        }
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** A client acting as the token's user, over the shared channels. */
+  private as(token: string): LmsClient {
+    let client = this.tokenClients.get(token);
+    if (client === undefined) {
+      client = this.client.withToken(token);
+      if (this.tokenClients.size >= maxCachedTokenClients) {
+        const oldest = this.tokenClients.keys().next().value;
+        if (oldest !== undefined) this.tokenClients.delete(oldest);
+      }
+      this.tokenClients.set(token, client);
+    }
+    return client;
+  }
+
+  /** A client bound to one node that never fails over (status and health must ask that node). */
+  private nodeClient(address: string): LmsClient {
+    let client = this.nodeClients.get(address);
+    if (client === undefined) {
+      client = new LmsClient({ addresses: [address], maxAttempts: 1, callTimeoutMs: this.statusTimeoutMs });
+      this.nodeClients.set(address, client);
+    }
+    return client;
+  }
+
+  /**
+   * Uploads a spooled file with a key derived from the write's key, so retrying the write re-uses
+   * the first upload, and checks that the service stored exactly the bytes the web front hashed.
+   */
+  private async upload(client: LmsClient, file: SpooledFile, writeKey: string): Promise<string> {
+    const response = await client.files.upload(
+      {
+        path: file.path,
+        name: file.name,
+        contentType: file.contentType,
+        idempotencyKey: derivedIdempotencyKey(writeKey, "upload"),
+      },
+      { timeoutMs: this.streamTimeoutMs },
+    );
+    const stored = fileFromProto(required(response, "an upload answer").file);
+    if (stored.sha256 !== file.sha256 || stored.sizeBytes !== file.sizeBytes) {
+      throw new ApiError("INVALID_ARGUMENT", "The file changed while it was being uploaded. Send it again.");
+    }
+    return stored.fileId;
+  }
+}
+
+/**
+ * The service's domain currently refuses a submission without a file, with a message about its
+ * internal command ("fileHashes must have from 1 to 10 items"); this says what to do instead.
+ */
+function fileRequiredError(error: unknown, fileCount: number): unknown {
+  const mapped = toApiError(error);
+  if (
+    fileCount === 0 &&
+    isApiError(mapped) &&
+    mapped.code === "INVALID_ARGUMENT" &&
+    /fileHashes/.test(mapped.message)
+  ) {
+    return new ApiError("INVALID_ARGUMENT", "Attach a file: a submission needs at least one file.");
+  }
+  return mapped;
+}
+
+/** A short reason a node did not answer, for the cluster page and the health check. */
+function describeFailure(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  const details = String((error as { details?: unknown }).details ?? (error instanceof Error ? error.message : ""));
+  // grpc-js explains a refused connection in a paragraph; the page needs two words.
+  if (/ECONNREFUSED|connection refused/i.test(details)) return "connection refused";
+  if (/No connection established/i.test(details)) return "not connected";
+  if (/ENOTFOUND|EAI_AGAIN/.test(details)) return "host not found";
+  if (code === status.DEADLINE_EXCEEDED) return "no answer in time";
+  const firstSentence = details.split(/(?<=\.)\s/)[0]?.trim() ?? "";
+  return firstSentence === "" ? "no answer" : firstSentence.slice(0, 200);
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
+import { nodeAddressesFromEnv } from "./grpc/node-addresses.js";
 import { createGrpcLmsApi } from "./grpc-lms-api.js";
 import type { LmsApi } from "./lms-api.js";
 import { FakeLmsApi } from "./testing/fake-lms-api.js";
@@ -26,9 +27,10 @@ const fakeAccounts = [
 
 /**
  * Chooses the LMS API: the in-memory fake with demo accounts when `LECTERN_FAKE_API=1`, else the
- * gRPC client over `LMS_NODES` (comma-separated addresses).
+ * gRPC client over `LMS_NODES` (comma-separated `host:port` or `id=host:port`), else over the
+ * nodes' own `PEERS`, else the default local cluster (n1..n3 on 127.0.0.1:7001..7003).
  */
-export function createApiFromEnv(env: NodeJS.ProcessEnv): { api: LmsApi; banner: string[] } {
+export function createApiFromEnv(env: NodeJS.ProcessEnv): { api: LmsApi; banner: string[]; close: () => void } {
   if (env.LECTERN_FAKE_API === "1") {
     const api = new FakeLmsApi({ tutor: { pieceDelayMs: 60 } });
     for (const account of fakeAccounts) api.seedUser(account);
@@ -38,18 +40,24 @@ export function createApiFromEnv(env: NodeJS.ProcessEnv): { api: LmsApi; banner:
         "In-memory LMS API (LECTERN_FAKE_API=1); demo accounts:",
         ...fakeAccounts.map((a) => `  ${a.role}: ${a.username} / ${a.password}`),
       ],
+      close: () => {},
     };
   }
-  const nodes = (env.LMS_NODES ?? "")
-    .split(",")
-    .map((node) => node.trim())
-    .filter((node) => node !== "");
-  return { api: createGrpcLmsApi({ nodes }), banner: [`LMS nodes: ${nodes.join(", ") || "(none configured)"}`] };
+  const nodes = nodeAddressesFromEnv(env);
+  const api = createGrpcLmsApi({
+    nodes: nodes.map((node) => (node.nodeId === undefined ? node.address : `${node.nodeId}=${node.address}`)),
+  });
+  const source = env.LMS_NODES?.trim() ? "LMS_NODES" : env.PEERS?.trim() ? "PEERS" : "default";
+  return {
+    api,
+    banner: [`LMS nodes (${source}): ${nodes.map((node) => node.address).join(", ")}`],
+    close: () => api.close(),
+  };
 }
 
 /** Starts the web front and stops it cleanly on SIGINT / SIGTERM. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<FastifyInstance> {
-  const { api, banner } = createApiFromEnv(env);
+  const { api, banner, close: closeApi } = createApiFromEnv(env);
   const cookieSecret = env.WEB_COOKIE_SECRET ?? randomBytes(32).toString("base64url");
   const app = await buildApp({
     api,
@@ -80,7 +88,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Fastif
     const force = setTimeout(() => process.exit(1), shutdownGraceMs);
     force.unref();
     app.close().then(
-      () => process.exit(0),
+      () => {
+        closeApi();
+        process.exit(0);
+      },
       (error: unknown) => {
         app.log.error({ err: error }, "shutdown failed");
         process.exit(1);
