@@ -56,7 +56,39 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(actual, expected);
 }
 
-function derive(password: string, salt: Buffer, cost: number, blockSize: number, parallelism: number): Promise<Buffer> {
+/**
+ * scrypt calls running at once. They run on libuv's thread pool (4 threads by default), which
+ * LevelDB's writes and fsyncs share: a burst of sign-ups or logins must not take every thread and
+ * stall the Raft log's synced writes (seen as elections during a sign-up burst).
+ */
+export const MAX_CONCURRENT_SCRYPT = 2;
+let scryptRunning = 0;
+const scryptWaiting: (() => void)[] = [];
+
+async function derive(
+  password: string,
+  salt: Buffer,
+  cost: number,
+  blockSize: number,
+  parallelism: number,
+): Promise<Buffer> {
+  if (scryptRunning >= MAX_CONCURRENT_SCRYPT) await new Promise<void>((resolve) => scryptWaiting.push(resolve));
+  scryptRunning++;
+  try {
+    return await deriveNow(password, salt, cost, blockSize, parallelism);
+  } finally {
+    scryptRunning--;
+    scryptWaiting.shift()?.();
+  }
+}
+
+function deriveNow(
+  password: string,
+  salt: Buffer,
+  cost: number,
+  blockSize: number,
+  parallelism: number,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(
       password.normalize("NFKC"),

@@ -382,14 +382,23 @@ export class LmsClient {
         () => !yielded,
       );
     const iterator = await open();
-    for (const message of buffered) {
-      yielded = true;
-      yield message;
-    }
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done) return;
-      yield next.value;
+    let finished = false;
+    try {
+      for (const message of buffered) {
+        yielded = true;
+        yield message;
+      }
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) {
+          finished = true;
+          return;
+        }
+        yield next.value;
+      }
+    } finally {
+      // A reader that stops early (break, throw) must not leave the node streaming to nobody.
+      if (!finished) stream?.cancel();
     }
   }
 
