@@ -28,15 +28,22 @@ export class NodeClock implements Clock {
   constructor(
     private readonly shared: VirtualClock,
     private readonly onFire: () => void = () => {},
+    /**
+     * How fast this node's clock runs, in thousandths of real (virtual) time: 1000 keeps time,
+     * 900 is 10% slow (its timers fire late, its `now()` lags). Clock drift is what a lease read's
+     * safety depends on (design rule 7), so the simulator can give each node its own rate.
+     */
+    private readonly ratePermille: number = 1000,
   ) {}
 
   now(): number {
-    return this.shared.now();
+    return Math.floor((this.shared.now() * this.ratePermille) / 1000);
   }
 
   setTimer(delayMs: number, fn: () => void): TimerHandle {
     if (this.halted) return HALTED_TIMER;
-    const handle = this.shared.setTimer(delayMs, () => {
+    const realDelayMs = this.ratePermille === 1000 ? delayMs : Math.ceil((delayMs * 1000) / this.ratePermille);
+    const handle = this.shared.setTimer(realDelayMs, () => {
       this.pending.delete(handle);
       this.onFire();
       fn();

@@ -1,3 +1,4 @@
+import type { ReadMode } from "../core/config.js";
 import type { Entry, NodeId, Role, SnapshotMeta } from "../core/types.js";
 import { OutcomeUnknownError } from "../runtime/errors.js";
 import { RaftServer, type ServerBrief, type ServerStatus } from "../runtime/raft-server.js";
@@ -74,6 +75,13 @@ export interface SimClusterOptions {
    * proposals must be session envelopes and resolve with a `SessionApplyResult`. Default false.
    */
   readonly sessions?: boolean;
+  /** How every node confirms reads (default "read-index"); "lease" needs CheckQuorum, which is on. */
+  readonly readMode?: ReadMode;
+  /**
+   * Largest clock-rate error per node, in thousandths: each node's clock runs at a fixed rate drawn
+   * in [1000 - drift, 1000 + drift] (default 0: perfect clocks).
+   */
+  readonly clockDriftPermille?: number;
   /**
    * TEST ONLY. With `sessions`, false swaps the session wrapper for a double that applies every
    * copy of a command ({@link UncheckedSessionStateMachine}), to show the checks catch a double
@@ -195,6 +203,10 @@ export class SimCluster {
   private readonly snapshotEveryEntries: number;
   private readonly snapshotTrailingEntries: number | undefined;
   private readonly sessions: boolean;
+  private readonly readMode: ReadMode;
+  private readonly clockDriftPermille: number;
+  /** Each node's clock rate (thousandths), fixed for the node's whole life. */
+  private readonly clockRates = new Map<NodeId, number>();
   private readonly sessionDedupe: boolean;
   private readonly minSyncMs: number | undefined;
   private readonly maxSyncMs: number | undefined;
@@ -225,6 +237,8 @@ export class SimCluster {
     this.snapshotEveryEntries = options.snapshotEveryEntries ?? 0;
     this.snapshotTrailingEntries = options.snapshotTrailingEntries;
     this.sessions = options.sessions === true;
+    this.readMode = options.readMode ?? "read-index";
+    this.clockDriftPermille = options.clockDriftPermille ?? 0;
     this.sessionDedupe = options.sessionDedupe !== false;
     this.minSyncMs = options.minSyncMs;
     this.maxSyncMs = options.maxSyncMs;
@@ -690,6 +704,17 @@ export class SimCluster {
     return server;
   }
 
+  /** A node's clock rate: drawn once from its own stream, so adding drift changes no other draw. */
+  private clockRateOf(id: NodeId): number {
+    let rate = this.clockRates.get(id);
+    if (rate === undefined) {
+      const drift = this.clockDriftPermille;
+      rate = drift === 0 ? 1000 : 1000 - drift + this.prng.fork(`clock:${id}`).nextInt(2 * drift + 1);
+      this.clockRates.set(id, rate);
+    }
+    return rate;
+  }
+
   /** Builds and starts a new incarnation on the node's disk. */
   private launch(node: SimNode): Promise<void> {
     node.incarnations++;
@@ -701,7 +726,7 @@ export class SimCluster {
     const incarnation: Incarnation = new Incarnation(
       id,
       node.incarnations,
-      new NodeClock(this.clock, markDirty),
+      new NodeClock(this.clock, markDirty, this.clockRateOf(id)),
       new KvStateMachine({ snapshotChunkBytes: SIM_KV_SNAPSHOT_CHUNK_BYTES }),
     );
     incarnation.server = new RaftServer<unknown>({
@@ -714,6 +739,7 @@ export class SimCluster {
       tickMs: this.tickMs,
       snapshotEveryEntries: this.snapshotEveryEntries,
       snapshotTrailingEntries: this.snapshotTrailingEntries,
+      readMode: this.readMode,
       clock: incarnation.clock,
       storage: this.fencedStorage(node, incarnation, markDirty),
       transport: this.fencedTransport(incarnation, markDirty),

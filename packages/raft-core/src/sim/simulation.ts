@@ -1,3 +1,4 @@
+import type { ReadMode } from "../core/config.js";
 import type { NodeId } from "../core/types.js";
 import { FaultInjector } from "./fault-injector.js";
 import {
@@ -96,6 +97,14 @@ export interface SimulationOptions {
    * runs the original workload (plain proposals, never retried) for comparison.
    */
   readonly sessions?: boolean;
+  /** How nodes confirm reads: "read-index" (default) or "lease" (design rule 7). */
+  readonly readMode?: ReadMode;
+  /**
+   * Largest clock-rate error per node, in thousandths (default 0): each node's clock runs at a
+   * fixed rate in [1000 - drift, 1000 + drift]. Lease reads are safe while the drift stays within
+   * what `leaseDriftTicks` allows (10% of the election timeout by default).
+   */
+  readonly clockDriftPermille?: number;
   /**
    * TEST ONLY: with sessions, false replaces the session wrapper by a double that applies every
    * copy of a command, so the run shows what the checks say about double applies. Default true.
@@ -132,6 +141,8 @@ export interface ResolvedSimulationOptions {
   readonly snapshotTrailingEntries: number;
   readonly sessions: boolean;
   readonly sessionDedupe: boolean;
+  readonly readMode: ReadMode;
+  readonly clockDriftPermille: number;
 }
 
 /** One thing a run found wrong. */
@@ -294,6 +305,8 @@ export async function runSimulationDetailed(options: SimulationOptions): Promise
     snapshotTrailingEntries: resolved.snapshotTrailingEntries,
     sessions: resolved.sessions,
     sessionDedupe: resolved.sessionDedupe,
+    readMode: resolved.readMode,
+    clockDriftPermille: resolved.clockDriftPermille,
   });
   const history = new History(clock);
   const workload = new Workload({
@@ -609,7 +622,19 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
     snapshotTrailingEntries: options.snapshotTrailingEntries ?? DEFAULT_SIM_SNAPSHOT_TRAILING_ENTRIES,
     sessions: options.sessions ?? true,
     sessionDedupe: options.sessionDedupe ?? true,
+    readMode: options.readMode ?? "read-index",
+    clockDriftPermille: options.clockDriftPermille ?? 0,
   };
+  if (resolved.readMode !== "read-index" && resolved.readMode !== "lease") {
+    throw new RangeError(`readMode must be "read-index" or "lease", got ${String(resolved.readMode)}`);
+  }
+  if (
+    !Number.isSafeInteger(resolved.clockDriftPermille) ||
+    resolved.clockDriftPermille < 0 ||
+    resolved.clockDriftPermille > 900
+  ) {
+    throw new RangeError(`clockDriftPermille must be an integer in [0, 900], got ${resolved.clockDriftPermille}`);
+  }
   if (!Number.isSafeInteger(resolved.nodes) || resolved.nodes < 1 || resolved.nodes > MAX_NODES) {
     throw new RangeError(`nodes must be an integer in [1, ${MAX_NODES}], got ${resolved.nodes}`);
   }
