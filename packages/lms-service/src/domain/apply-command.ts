@@ -1,5 +1,6 @@
 import type { FileStore } from "../store/file-store.js";
 import type { ApplyContext, Handler } from "./apply-context.js";
+import { idempotencyRecordKey } from "./apply-prefetch.js";
 import { WriteLayer } from "./apply-transaction.js";
 import { requestFingerprint } from "./command-codec.js";
 import type { CommandOf, LmsCommand, LmsCommandKind } from "./commands.js";
@@ -14,7 +15,6 @@ import {
 } from "./handlers/course-content.js";
 import { createCourse, createJoinCode, enrolStudent, joinByCode, revokeJoinCode } from "./handlers/courses.js";
 import { abortUpload, appendUploadChunk, commitUpload, startUpload } from "./handlers/uploads.js";
-import { key } from "./keys.js";
 import { conflict, forbidden, type LmsResult } from "./results.js";
 
 const handlers: { readonly [K in LmsCommandKind]: Handler<K> } = {
@@ -42,9 +42,6 @@ const handlers: { readonly [K in LmsCommandKind]: Handler<K> } = {
   recordTutorExchange,
 };
 
-/** The idempotency scope of anonymous commands (register, bootstrap). */
-const anonymousScope = "anonymous";
-
 export interface ApplyEnvironment {
   readonly files: FileStore;
   readonly maxFileBytes: number;
@@ -63,7 +60,8 @@ export async function applyCommand(
 ): Promise<LmsResult> {
   const actor = command.actor === null ? null : await batch.get("users", command.actor.userId);
   if (actor === undefined) return forbidden("your account does not exist; sign in again");
-  const idempotencyKey = key(actor?.userId ?? anonymousScope, command.idempotencyKey);
+  // The stored actor's id equals the command's (it was found under it), so this is its scope.
+  const idempotencyKey = idempotencyRecordKey(command);
   const fingerprint = requestFingerprint(command);
   const seen = await batch.get("idempotency", idempotencyKey);
   if (seen !== undefined) {

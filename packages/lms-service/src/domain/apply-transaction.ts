@@ -3,8 +3,14 @@ import { defaultListLimit } from "../store/lms-store.js";
 import { canonicalJson, compareCodeUnits } from "./canonical-json.js";
 import type { CollectionName, LmsCollections } from "./records.js";
 
-/** A pending write: the record, or undefined for a delete. */
+/** A pending write: the record (with its canonical text, encoded once), or undefined for a delete. */
 type Pending = StoreWrite;
+
+function parsed<C extends CollectionName>(write: Pending): LmsCollections[C] | undefined {
+  // The text is exactly what the store will hold, so a read here sees what a read of the store
+  // would after the commit (a fresh copy, keys in canonical order).
+  return write.text === undefined ? undefined : (JSON.parse(write.text) as LmsCollections[C]);
+}
 
 function slot(collection: CollectionName, key: string): string {
   return `${collection}\u0000${key}`;
@@ -24,8 +30,7 @@ export class WriteLayer implements LmsReader {
 
   async get<C extends CollectionName>(collection: C, key: string): Promise<LmsCollections[C] | undefined> {
     const hit = this.pending.get(slot(collection, key));
-    if (hit !== undefined)
-      return hit.value === undefined ? undefined : (structuredClone(hit.value) as LmsCollections[C]);
+    if (hit !== undefined) return parsed<C>(hit);
     return this.below.get(collection, key);
   }
 
@@ -49,7 +54,8 @@ export class WriteLayer implements LmsReader {
     const merged = new Map<string, LmsCollections[C]>();
     for (const record of fromBelow) if (!mine.has(record.key)) merged.set(record.key, record.value);
     for (const [key, write] of mine) {
-      if (write.value !== undefined) merged.set(key, structuredClone(write.value) as LmsCollections[C]);
+      const value = parsed<C>(write);
+      if (value !== undefined) merged.set(key, value);
     }
     return [...merged.keys()]
       .sort(compareCodeUnits)
@@ -59,16 +65,17 @@ export class WriteLayer implements LmsReader {
 
   /** Stores `value` under `key` (a copy: later changes to `value` do not leak in). */
   put<C extends CollectionName>(collection: C, key: string, value: LmsCollections[C]): void {
-    this.record({ collection, key, value: structuredClone(value) } as Pending);
+    const text = canonicalJson(value);
+    this.record({ collection, key, value: JSON.parse(text), text } as Pending, text.length);
   }
 
   delete(collection: CollectionName, key: string): void {
-    this.record({ collection, key, value: undefined } as Pending);
+    this.record({ collection, key, value: undefined } as Pending, 0);
   }
 
   /** Moves every write of `layer` into this one (a command accepted into its batch). */
   absorb(layer: WriteLayer): void {
-    for (const write of layer.pending.values()) this.record(write);
+    for (const write of layer.pending.values()) this.record(write, write.text?.length ?? 0);
   }
 
   /** The writes, in the order of their first write (later writes to a key replace earlier ones). */
@@ -81,8 +88,8 @@ export class WriteLayer implements LmsReader {
     return this.approximateBytes;
   }
 
-  private record(write: Pending): void {
+  private record(write: Pending, textChars: number): void {
     this.pending.set(slot(write.collection, write.key), write);
-    this.approximateBytes += write.key.length + (write.value === undefined ? 0 : canonicalJson(write.value).length);
+    this.approximateBytes += write.key.length + textChars;
   }
 }

@@ -13,15 +13,25 @@ export function canonicalJson(value: unknown): string {
     if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${value} has no JSON form`);
     return JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(",")}]`;
+  if (Array.isArray(value)) {
+    let text = "[";
+    for (let i = 0; i < value.length; i++) text += (i === 0 ? "" : ",") + canonicalJson(value[i]);
+    return `${text}]`;
+  }
   if (typeof value === "object") {
     const record = value as Record<string, unknown>;
-    const parts: string[] = [];
-    for (const key of Object.keys(record).sort(compareCodeUnits)) {
-      if (record[key] === undefined) continue;
-      parts.push(`${JSON.stringify(key)}:${canonicalJson(record[key])}`);
+    // The default sort compares strings by UTF-16 code units: the same order as compareCodeUnits,
+    // without a call per comparison (this runs for every command and record, on every node).
+    const keys = Object.keys(record).sort();
+    let text = "{";
+    let first = true;
+    for (const key of keys) {
+      const item = record[key];
+      if (item === undefined) continue;
+      text += `${first ? "" : ","}${JSON.stringify(key)}:${canonicalJson(item)}`;
+      first = false;
     }
-    return `{${parts.join(",")}}`;
+    return `${text}}`;
   }
   throw new TypeError(`canonicalJson: a ${typeof value} has no JSON form`);
 }

@@ -194,6 +194,24 @@ async function membershipOf(reader: LmsReader, user: UserRecord, courseId: strin
   return reader.get("courseMembers", key(courseId, user.userId));
 }
 
+/**
+ * The course itself and the actor's role in it, with the course page's authorisation (its owner or
+ * an enrolled member) but none of its lists: what a caller needs who shows only the course.
+ */
+export async function getCourseSummary(
+  reader: LmsReader,
+  actor: Actor,
+  courseId: string,
+): Promise<QueryResult<CourseSummary>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const course = await reader.get("courses", courseId);
+  if (course === undefined) return notFound(`no course ${courseId}`);
+  const membership = await membershipOf(reader, user, courseId);
+  if (membership === undefined) return forbidden("you are not a member of this course");
+  return ok({ course, role: membership.role });
+}
+
 /** The course page: materials, assignments with my status (or counts for the owner), notes for me. */
 export async function getCoursePage(
   reader: LmsReader,

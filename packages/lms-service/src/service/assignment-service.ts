@@ -7,6 +7,7 @@ import { key, prefix } from "../domain/keys.js";
 import {
   exportGradesCsv,
   getCoursePage,
+  getCourseSummary,
   getGradeHistory,
   listGrades,
   listSubmissions,
@@ -105,7 +106,7 @@ export function assignmentService(context: LmsServiceContext): AssignmentService
       const assignmentId = requiredId("assignment_id", request.assignmentId);
       await readBarrier(context, request.consistency);
       const assignment = await storedAssignment(context, assignmentId);
-      queried(await getCoursePage(context.store, caller.actor, assignment.courseId));
+      queried(await getCourseSummary(context.store, caller.actor, assignment.courseId));
       return { assignment: toAssignment(assignment) };
     }),
 

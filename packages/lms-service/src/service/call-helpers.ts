@@ -18,6 +18,7 @@ import { ReadConsistency } from "../gen/lms.js";
 import { invalidArgument, LmsCallError } from "./call-error.js";
 import { rejectionError, toServiceError } from "./error-mapping.js";
 import type { LmsServiceContext } from "./service-context.js";
+import { VerifiedTokenCache } from "./verified-token-cache.js";
 
 /** How long a write waits for its outcome before the client is told to retry (same key). */
 export const proposeTimeoutMs = 5_000;
@@ -89,11 +90,31 @@ export async function authenticate(context: LmsServiceContext, metadata: Metadat
   if (match === null) {
     throw new LmsCallError(status.UNAUTHENTICATED, "no token: send `authorization: Bearer <token>` from Login");
   }
-  const principal = context.tokens.authenticate(match[1]);
+  const principal = verifiedPrincipal(context, match[1]);
   if (await isTokenRevoked(context.store, principal.tokenId)) {
     throw new LmsCallError(status.UNAUTHENTICATED, "the session was logged out: log in again");
   }
   return { ...principal, actor: { userId: principal.userId, role: principal.role } };
+}
+
+/**
+ * One cache of verified tokens per service context (a node's), held beside it rather than in it
+ * so the context's shape stays what the node builds; it goes away with the context.
+ */
+const tokenCaches = new WeakMap<LmsServiceContext, VerifiedTokenCache>();
+
+/** The token's principal: from the cache while unexpired, else verified now (throws if invalid). */
+function verifiedPrincipal(context: LmsServiceContext, token: string): Principal {
+  let cache = tokenCaches.get(context);
+  if (cache === undefined) {
+    cache = new VerifiedTokenCache();
+    tokenCaches.set(context, cache);
+  }
+  const cached = cache.get(token, context.wallClockMs());
+  if (cached !== undefined) return cached;
+  const principal = context.tokens.authenticate(token);
+  cache.add(token, principal);
+  return principal;
 }
 
 /** Checks a client's idempotency key against lms.proto's rule. */

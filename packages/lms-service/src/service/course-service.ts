@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { usernamePattern } from "../domain/identifiers.js";
-import { getCoursePage, listMyCourses } from "../domain/queries.js";
+import { getCoursePage, getCourseSummary, listMyCourses } from "../domain/queries.js";
 import type { CourseServiceServer } from "../gen/lms.js";
 import { invalidArgument, LmsCallError, notSupported } from "./call-error.js";
 import {
@@ -80,10 +80,10 @@ export function courseService(context: LmsServiceContext): CourseServiceServer {
       const caller = await authenticate(context, call.metadata);
       const courseId = requiredId("course_id", request.courseId);
       await readBarrier(context, request.consistency);
-      const page = queried(await getCoursePage(context.store, caller.actor, courseId));
+      const { course } = queried(await getCourseSummary(context.store, caller.actor, courseId));
       return {
-        course: await toCourse(context.store, page.course),
-        instructor: await loadUser(context.store, page.course.ownerId),
+        course: await toCourse(context.store, course),
+        instructor: await loadUser(context.store, course.ownerId),
       };
     }),
 

@@ -6,8 +6,19 @@ export type StoreWrite = {
     readonly collection: C;
     readonly key: string;
     readonly value: LmsCollections[C] | undefined;
+    /**
+     * `canonicalJson(value)` when the writer computed it already (a store may use it instead of
+     * encoding again); MUST equal it exactly. Absent for a delete.
+     */
+    readonly text?: string;
   };
 }[CollectionName];
+
+/** Names one record: its collection and key. */
+export interface RecordRef {
+  readonly collection: CollectionName;
+  readonly key: string;
+}
 
 /** A record found by a list, with its key. */
 export interface Keyed<C extends CollectionName> {
@@ -53,6 +64,11 @@ export interface LmsStore extends LmsReader {
    * `appliedIndex`, atomically. `appliedIndex` must be above the current one.
    */
   commit(writes: readonly StoreWrite[], appliedIndex: number): Promise<void>;
+  /**
+   * A hint that `get`s of these records follow soon, so a store may fetch them together now (one
+   * round trip instead of one each). It never changes what any read returns; a store may ignore it.
+   */
+  prefetch(refs: readonly RecordRef[]): Promise<void>;
   /** Makes everything committed so far durable; afterwards `durableIndex() === appliedIndex()`. */
   sync(): Promise<void>;
   /**

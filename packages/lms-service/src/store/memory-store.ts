@@ -1,6 +1,13 @@
 import { canonicalJson, compareCodeUnits } from "../domain/canonical-json.js";
 import { type CollectionName, collectionNames, type LmsCollections } from "../domain/records.js";
-import { defaultListLimit, type Keyed, type ListOptions, type LmsStore, type StoreWrite } from "./lms-store.js";
+import {
+  defaultListLimit,
+  type Keyed,
+  type ListOptions,
+  type LmsStore,
+  type RecordRef,
+  type StoreWrite,
+} from "./lms-store.js";
 import { decodeSnapshot, encodeSnapshot, type SnapshotRecordText } from "./snapshot-format.js";
 
 /**
@@ -27,6 +34,9 @@ export class MemoryLmsStore implements LmsStore {
     return text === undefined ? undefined : (JSON.parse(text) as LmsCollections[C]);
   }
 
+  /** Everything is in memory already. */
+  async prefetch(_refs: readonly RecordRef[]): Promise<void> {}
+
   async list<C extends CollectionName>(collection: C, prefix: string, options: ListOptions = {}): Promise<Keyed<C>[]> {
     const limit = options.limit ?? defaultListLimit;
     const after = options.startAfter;
@@ -43,7 +53,7 @@ export class MemoryLmsStore implements LmsStore {
     }
     // Encode everything first so a bad value throws before anything changes.
     const encoded = writes.map(
-      (write) => [write, write.value === undefined ? undefined : canonicalJson(write.value)] as const,
+      (write) => [write, write.value === undefined ? undefined : (write.text ?? canonicalJson(write.value))] as const,
     );
     for (const [write, text] of encoded) {
       if (text === undefined) this.table(write.collection).delete(write.key);

@@ -7,7 +7,14 @@ import { pipeline } from "node:stream/promises";
 import { type AnyBulkWriteOperation, type Collection, type Db, MongoClient } from "mongodb";
 import { canonicalJson } from "../domain/canonical-json.js";
 import { type CollectionName, collectionNames, type LmsCollections } from "../domain/records.js";
-import { defaultListLimit, type Keyed, type ListOptions, type LmsStore, type StoreWrite } from "./lms-store.js";
+import {
+  defaultListLimit,
+  type Keyed,
+  type ListOptions,
+  type LmsStore,
+  type RecordRef,
+  type StoreWrite,
+} from "./lms-store.js";
 import { decodeSnapshot, encodeSnapshot, type SnapshotRecordText } from "./snapshot-format.js";
 
 /** How long connecting may take before the store gives up (and the contract test skips). */
@@ -109,6 +116,9 @@ export class MongoLmsStore implements LmsStore {
     const found = await this.records(collection).findOne({ _id: key });
     return found === null ? undefined : (found.value as LmsCollections[C]);
   }
+
+  /** Ignored: each `get` is one indexed `_id` lookup on the server already. */
+  async prefetch(_refs: readonly RecordRef[]): Promise<void> {}
 
   async list<C extends CollectionName>(collection: C, prefix: string, options: ListOptions = {}): Promise<Keyed<C>[]> {
     const after = options.startAfter;

@@ -135,6 +135,58 @@ export function runStoreContract(factory: StoreFactory): void {
       expect(await fresh.get("courses", "after")).toBeDefined();
     });
 
+    withStore("reads stay exact through prefetch, repeated reads, commits and deletes", async (store) => {
+      await store.commit([put("c1", "one"), member("c1/s1"), member("c1/s2")], 1);
+      await store.prefetch([
+        { collection: "courses", key: "c1" },
+        { collection: "courses", key: "absent" },
+        { collection: "courseMembers", key: "c1/s1" },
+      ]);
+      expect((await store.get("courses", "c1"))?.title).toBe("one");
+      expect(await store.get("courses", "absent")).toBeUndefined();
+      // A copy each time: changing what a read returned never changes the next read.
+      const first = (await store.get("courses", "c1")) as { title: string };
+      first.title = "mutated";
+      expect((await store.get("courses", "c1"))?.title).toBe("one");
+      const listed = await store.list("courseMembers", "c1/");
+      expect(listed.map((r) => r.key)).toEqual(["c1/s1", "c1/s2"]);
+      (listed[0].value as { role: string }).role = "mutated";
+      expect((await store.list("courseMembers", "c1/"))[0].value.role).toBe("student");
+      // Commits replace, add and delete records that were read (and so may be held in memory).
+      await store.commit(
+        [put("c1", "two"), put("absent"), del("c1"), put("c1", "three"), { ...member("c1/s1"), value: undefined }],
+        2,
+      );
+      expect((await store.get("courses", "c1"))?.title).toBe("three");
+      expect(await store.get("courses", "absent")).toBeDefined();
+      expect((await store.list("courseMembers", "c1/")).map((r) => r.key)).toEqual(["c1/s2"]);
+      await store.commit([member("c1/s0")], 3);
+      expect((await store.list("courseMembers", "c1/")).map((r) => r.key)).toEqual(["c1/s0", "c1/s2"]);
+    });
+
+    withStore("the revocation list is exact across commits, reopen and restore", async (store) => {
+      const revoked = (tokenId: string): StoreWrite => ({
+        collection: "revokedTokens",
+        key: tokenId,
+        value: { tokenId, userId: "u1", revokedAt: 5, expiresAt: 10 },
+      });
+      expect(await store.get("revokedTokens", "t1")).toBeUndefined();
+      await store.commit([revoked("t1"), revoked("t2")], 1);
+      expect((await store.get("revokedTokens", "t1"))?.userId).toBe("u1");
+      await store.commit([{ collection: "revokedTokens", key: "t2", value: undefined }], 2);
+      expect(await store.get("revokedTokens", "t2")).toBeUndefined();
+      const reopened = await factory.reopen(store);
+      expect((await reopened.get("revokedTokens", "t1"))?.tokenId).toBe("t1");
+      expect(await reopened.get("revokedTokens", "t2")).toBeUndefined();
+      const bytes = await bytesOf(reopened.snapshot());
+      const target = await factory.open();
+      await target.commit([revoked("stale")], 1);
+      expect(await target.get("revokedTokens", "stale")).toBeDefined();
+      await target.restore(streamOf(bytes));
+      expect(await target.get("revokedTokens", "stale")).toBeUndefined();
+      expect((await target.get("revokedTokens", "t1"))?.tokenId).toBe("t1");
+    });
+
     withStore("a damaged snapshot stream is refused", async (store) => {
       await store.commit([put("c1"), put("c2")], 3);
       const bytes = await bytesOf(store.snapshot());

@@ -89,4 +89,35 @@ describe("LevelLmsStore specifics", () => {
     expect(reopened.appliedIndex()).toBe(0);
     expect(await reopened.list("courses", "")).toEqual([]);
   });
+
+  test("a read racing a commit never leaves the older value in memory", async () => {
+    const store = await openAt(await mkdtemp(join(tmpdir(), "lms-level-")));
+    const course = (title: string) => ({ courseId: "c1", title, description: "", ownerId: "o", createdAt: 1 });
+    await store.commit([{ collection: "courses", key: "c1", value: course("old") }], 1);
+    for (let round = 2; round < 12; round++) {
+      // Reads and a list start before the commit and finish after it: whatever they saw, the
+      // reads after the commit must see the commit.
+      const racing = [
+        store.get("courses", "c1"),
+        store.list("courses", ""),
+        store.prefetch([{ collection: "courses", key: "c1" }]),
+      ];
+      await store.commit([{ collection: "courses", key: "c1", value: course(`v${round}`) }], round);
+      await Promise.all(racing);
+      expect((await store.get("courses", "c1"))?.title).toBe(`v${round}`);
+      expect((await store.list("courses", ""))[0].value.title).toBe(`v${round}`);
+    }
+  });
+
+  test("a cache far smaller than the data still answers every read exactly", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "lms-level-"));
+    const store = await LevelLmsStore.open(dir, { cacheBytes: 300 });
+    opened.push({ store, dir });
+    const course = (i: number) => ({ courseId: `c${i}`, title: `t${i}`, description: "", ownerId: "o", createdAt: i });
+    for (let i = 1; i <= 40; i++) await store.commit([{ collection: "courses", key: `c${i}`, value: course(i) }], i);
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 40; i >= 1; i--) expect((await store.get("courses", `c${i}`))?.title).toBe(`t${i}`);
+      expect(await store.get("courses", "c41")).toBeUndefined();
+    }
+  });
 });
