@@ -17,8 +17,6 @@ import { FakeOllama } from "./browser/fake-ollama.js";
 
 /** Where lms-service differs from lms.proto today (each reported with a proposed fix). */
 type ServiceGap =
-  /** AnswerQuestion overwrites an answered question instead of FAILED_PRECONDITION. */
-  | "answering-twice-allowed"
   /** JoinCode.times_used is always 0. */
   | "times-used-not-counted"
   /** Submit without files fails ("fileHashes must have from 1 to 10 items"). */
@@ -457,8 +455,7 @@ function contract(worldOf: () => ContractWorld): void {
     });
     expect(answered).toMatchObject({ status: "answered", answer: "Friday" });
     const twice = api.answerQuestion(teacher, { questionId: question.id, answer: "Again", idempotencyKey: key() });
-    if (world.serviceGaps.has("answering-twice-allowed")) await twice;
-    else await expectCode(twice, "FAILED_PRECONDITION");
+    await expectCode(twice, "FAILED_PRECONDITION");
     expect((await api.listQuestions(teacher, { courseId: course.id, status: "answered" })).map((q) => q.id)).toEqual([
       question.id,
     ]);
@@ -574,7 +571,6 @@ describe("LmsApi contract: createGrpcLmsApi over a real 3-node cluster", { timeo
     world = {
       api,
       serviceGaps: new Set<ServiceGap>([
-        "answering-twice-allowed",
         "times-used-not-counted",
         "text-only-submit-refused",
         "revoked-code-is-not-found",

@@ -85,7 +85,7 @@ export const askQuestion: Handler<"askQuestion"> = async (context, command) => {
   return accepted("askQuestion", { questionId: command.questionId });
 };
 
-/** The course owner answers (or re-answers) a question. */
+/** The course owner answers a question, once (lms.proto: a second answer is FAILED_PRECONDITION). */
 export const answerQuestion: Handler<"answerQuestion"> = async (context, command) => {
   const actor = signedIn(context);
   if (isRejection(actor)) return actor;
@@ -93,6 +93,7 @@ export const answerQuestion: Handler<"answerQuestion"> = async (context, command
   if (question === undefined) return notFound(`no question ${command.questionId}`);
   const course = await ownedCourse(context.tx, actor, question.courseId);
   if (isRejection(course)) return course;
+  if (question.status === "answered") return conflict("the question is already answered");
   context.tx.put("questions", question.questionId, {
     ...question,
     status: "answered",
