@@ -306,7 +306,7 @@ export class RaftCore {
 
   /** Starts an election now, skipping PreVote (used to bootstrap and in tests). */
   campaign(): void {
-    if (!this.isPromotable() || this.role === "leader") return;
+    if (!this.isPromotable() || this.role === "leader" || this.hasUnappliedConfig()) return;
     this.becomeCandidate();
   }
 
@@ -775,6 +775,14 @@ export class RaftCore {
     }
   }
 
+  /** A committed configuration entry not yet handed out for applying (not yet in effect here). */
+  private hasUnappliedConfig(): boolean {
+    for (let i = this.log.applied + 1; i <= this.log.commit; i++) {
+      if (this.log.entryAt(i).type === "config") return true;
+    }
+    return false;
+  }
+
   private isPromotable(): boolean {
     return this.quorum.incoming.includes(this.id) || this.quorum.outgoing.includes(this.id);
   }
@@ -787,6 +795,9 @@ export class RaftCore {
     if (this.held.size > 0 && ++this.heldElapsed >= this.cfg.electionTicks) this.rejectHeld(this.leader);
     if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTicks) {
       this.electionElapsed = 0;
+      // Campaigning under a configuration that committed entries are about to replace could count
+      // the wrong majority: wait until they are handed out (after a restart, say).
+      if (this.hasUnappliedConfig()) return;
       if (this.cfg.preVote) this.becomePreCandidate();
       else this.becomeCandidate();
     }
@@ -852,7 +863,7 @@ export class RaftCore {
         this.setLeader(m.from);
         return this.handleSnapshot(m);
       case "timeoutNow":
-        if (this.isPromotable()) this.becomeCandidate(true);
+        if (this.isPromotable() && !this.hasUnappliedConfig()) this.becomeCandidate(true);
         return;
       case "readIndexResp":
         return this.handleReadIndexResponse(m);
