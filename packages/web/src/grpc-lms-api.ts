@@ -353,17 +353,13 @@ class GrpcLmsApiClient implements GrpcLmsApi {
     const client = this.as(token);
     return mapErrors(async () => {
       const fileIds = input.file === undefined ? [] : [await this.upload(client, input.file, input.idempotencyKey)];
-      try {
-        const response = await client.assignments.submit({
-          idempotencyKey: input.idempotencyKey,
-          assignmentId: input.assignmentId,
-          text: input.text,
-          fileIds,
-        });
-        return submissionFromProto(response.submission);
-      } catch (error) {
-        throw fileRequiredError(error, fileIds.length);
-      }
+      const response = await client.assignments.submit({
+        idempotencyKey: input.idempotencyKey,
+        assignmentId: input.assignmentId,
+        text: input.text,
+        fileIds,
+      });
+      return submissionFromProto(response.submission);
     });
   }
 
@@ -676,23 +672,6 @@ class GrpcLmsApiClient implements GrpcLmsApi {
     }
     return stored.fileId;
   }
-}
-
-/**
- * The service's domain currently refuses a submission without a file, with a message about its
- * internal command ("fileHashes must have from 1 to 10 items"); this says what to do instead.
- */
-function fileRequiredError(error: unknown, fileCount: number): unknown {
-  const mapped = toApiError(error);
-  if (
-    fileCount === 0 &&
-    isApiError(mapped) &&
-    mapped.code === "INVALID_ARGUMENT" &&
-    /fileHashes/.test(mapped.message)
-  ) {
-    return new ApiError("INVALID_ARGUMENT", "Attach a file: a submission needs at least one file.");
-  }
-  return mapped;
 }
 
 /** A short reason a node did not answer, for the cluster page and the health check. */

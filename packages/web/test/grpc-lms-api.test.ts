@@ -17,16 +17,10 @@ import { FakeOllama } from "./browser/fake-ollama.js";
 
 /** Where lms-service differs from lms.proto today (each reported with a proposed fix). */
 type ServiceGap =
-  /** JoinCode.times_used is always 0. */
-  | "times-used-not-counted"
-  /** Submit without files fails ("fileHashes must have from 1 to 10 items"). */
-  | "text-only-submit-refused"
   /** Joining with a revoked code gives NOT_FOUND, not FAILED_PRECONDITION. */
   | "revoked-code-is-not-found"
   /** Another instructor's course or a file one may not read gives PERMISSION_DENIED, not NOT_FOUND. */
-  | "hidden-object-is-permission-denied"
-  /** SetGradesReleased(released = false) is UNIMPLEMENTED. */
-  | "unrelease-unsupported";
+  | "hidden-object-is-permission-denied";
 
 /** What a journey needs besides the API itself. */
 interface ContractWorld {
@@ -83,7 +77,7 @@ async function spooled(name: string, content: string | Buffer): Promise<SpooledF
   };
 }
 
-/** A submission with a small file attached (the service requires one, see serviceGaps). */
+/** A submission with a small file attached. */
 async function submitWork(
   api: LmsApi,
   token: string,
@@ -203,7 +197,7 @@ function contract(worldOf: () => ContractWorld): void {
     );
     const [listed] = await api.listJoinCodes(teacher, { courseId: course.id });
     expect(listed).toMatchObject({ code: code.code, revokedAtMs: 0 });
-    expect(listed.timesUsed).toBe(world.serviceGaps.has("times-used-not-counted") ? 0 : 1);
+    expect(listed.timesUsed).toBe(1);
     const revoked = await api.revokeJoinCode(teacher, { courseId: course.id, code: code.code, idempotencyKey: key() });
     expect(revoked.revokedAtMs).toBeGreaterThan(0);
     const carol = await api.register({
@@ -348,18 +342,9 @@ function contract(worldOf: () => ContractWorld): void {
     expect(await api.listSubmissions(teacher, { assignmentId: assignment.id, includeAllAttempts: true })).toHaveLength(
       2,
     );
-    const hide = api.setGradesReleased(teacher, {
-      assignmentId: assignment.id,
-      released: false,
-      idempotencyKey: key(),
-    });
-    if (world.serviceGaps.has("unrelease-unsupported")) {
-      await expectCode(hide, "FAILED_PRECONDITION");
-      expect(await api.listGrades(alice, { courseId: course.id })).toHaveLength(1);
-    } else {
-      await hide;
-      expect(await api.listGrades(alice, { courseId: course.id })).toEqual([]);
-    }
+    expect(await api.listGrades(alice, { courseId: course.id })).toHaveLength(1);
+    await api.setGradesReleased(teacher, { assignmentId: assignment.id, released: false, idempotencyKey: key() });
+    expect(await api.listGrades(alice, { courseId: course.id })).toEqual([]);
   });
 
   test("idempotency: a retried write applies once; other content or a short key is refused", async () => {
@@ -395,20 +380,9 @@ function contract(worldOf: () => ContractWorld): void {
       "INVALID_ARGUMENT",
     );
     expect(empty.message).toMatch(/file/);
-    if (world.serviceGaps.has("text-only-submit-refused")) {
-      const textOnly = await expectCode(
-        api.submit(alice, { assignmentId: assignment.id, text: "just text", idempotencyKey: key() }),
-        "INVALID_ARGUMENT",
-      );
-      expect(textOnly.message).toBe("Attach a file: a submission needs at least one file.");
-    } else {
-      const textOnly = await api.submit(alice, {
-        assignmentId: assignment.id,
-        text: "just text",
-        idempotencyKey: key(),
-      });
-      expect(textOnly.files).toEqual([]);
-    }
+    const textOnly = await api.submit(alice, { assignmentId: assignment.id, text: "just text", idempotencyKey: key() });
+    expect(textOnly.files).toEqual([]);
+    expect(textOnly.text).toBe("just text");
 
     const slides = await spooled("slides.txt", "slide one");
     const material = await api.postMaterial(teacher, {
@@ -570,13 +544,7 @@ describe("LmsApi contract: createGrpcLmsApi over a real 3-node cluster", { timeo
     const adminToken = (await api.login({ username: "admin", password: adminPassword })).token;
     world = {
       api,
-      serviceGaps: new Set<ServiceGap>([
-        "times-used-not-counted",
-        "text-only-submit-refused",
-        "revoked-code-is-not-found",
-        "hidden-object-is-permission-denied",
-        "unrelease-unsupported",
-      ]),
+      serviceGaps: new Set<ServiceGap>(["revoked-code-is-not-found", "hidden-object-is-permission-denied"]),
       adminToken,
       maxFileBytes: clusterMaxFileBytes,
       setTutorAvailable: (available) => {

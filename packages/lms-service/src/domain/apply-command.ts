@@ -9,11 +9,19 @@ import { createAssignment, grade, releaseGrades, submit } from "./handlers/assig
 import {
   answerQuestion,
   askQuestion,
+  deleteMaterial,
   postFeedbackNote,
   postMaterial,
   recordTutorExchange,
 } from "./handlers/course-content.js";
-import { createCourse, createJoinCode, enrolStudent, joinByCode, revokeJoinCode } from "./handlers/courses.js";
+import {
+  createCourse,
+  createJoinCode,
+  enrolStudent,
+  joinByCode,
+  revokeJoinCode,
+  unenrolStudent,
+} from "./handlers/courses.js";
 import { abortUpload, appendUploadChunk, commitUpload, startUpload } from "./handlers/uploads.js";
 import { conflict, forbidden, type LmsResult } from "./results.js";
 
@@ -27,6 +35,7 @@ const handlers: { readonly [K in LmsCommandKind]: Handler<K> } = {
   revokeJoinCode,
   joinByCode,
   enrolStudent,
+  unenrolStudent,
   createAssignment,
   startUpload,
   appendUploadChunk,
@@ -37,6 +46,7 @@ const handlers: { readonly [K in LmsCommandKind]: Handler<K> } = {
   releaseGrades,
   postFeedbackNote,
   postMaterial,
+  deleteMaterial,
   askQuestion,
   answerQuestion,
   recordTutorExchange,

@@ -2,6 +2,7 @@ import type { CommandOf, CommandStamp, LmsCommandKind } from "./commands.js";
 import {
   base64,
   type FieldRule,
+  flag,
   hundredths,
   integer,
   list,
@@ -84,6 +85,7 @@ export const commandSchemas: { readonly [K in LmsCommandKind]: CommandSchema<K> 
   revokeJoinCode: { anonymous: false, fields: { code: matching(joinCodePattern, "a join code") } },
   joinByCode: { anonymous: false, fields: { code: matching(joinCodePattern, "a join code") } },
   enrolStudent: { anonymous: false, fields: { courseId: id(), studentId: id() } },
+  unenrolStudent: { anonymous: false, fields: { courseId: id(), studentId: id() } },
   createAssignment: {
     anonymous: false,
     fields: {
@@ -116,7 +118,7 @@ export const commandSchemas: { readonly [K in LmsCommandKind]: CommandSchema<K> 
     fields: {
       submissionId: newId(),
       assignmentId: id(),
-      fileHashes: list(sha256(), 1, maxFilesPerSubmission, true),
+      fileHashes: list(sha256(), 0, maxFilesPerSubmission, true),
       comment: text(maxFeedbackChars),
     },
   },
@@ -129,7 +131,7 @@ export const commandSchemas: { readonly [K in LmsCommandKind]: CommandSchema<K> 
       feedback: text(maxFeedbackChars),
     },
   },
-  releaseGrades: { anonymous: false, fields: { assignmentId: id() } },
+  releaseGrades: { anonymous: false, fields: { assignmentId: id(), released: optional(flag()) } },
   postFeedbackNote: {
     anonymous: false,
     fields: {
@@ -149,6 +151,7 @@ export const commandSchemas: { readonly [K in LmsCommandKind]: CommandSchema<K> 
       fileHash: optional(sha256()),
     },
   },
+  deleteMaterial: { anonymous: false, fields: { materialId: id() } },
   askQuestion: {
     anonymous: false,
     fields: { questionId: newId(), courseId: id(), text: text(maxQuestionChars, { minChars: 1 }) },

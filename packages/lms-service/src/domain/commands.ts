@@ -84,6 +84,12 @@ export interface EnrolStudent extends CommandStamp {
   readonly courseId: string;
   readonly studentId: string;
 }
+/** The owner removes a student from the course; their submissions and grades are kept. */
+export interface UnenrolStudent extends CommandStamp {
+  readonly kind: "unenrolStudent";
+  readonly courseId: string;
+  readonly studentId: string;
+}
 
 export interface CreateAssignment extends CommandStamp {
   readonly kind: "createAssignment";
@@ -134,7 +140,10 @@ export interface Submit extends CommandStamp {
   /** Stamped by the node. */
   readonly submissionId: string;
   readonly assignmentId: string;
-  /** SHA-256 hex of files the actor uploaded; 1 to `maxFilesPerSubmission`, no repeats. */
+  /**
+   * SHA-256 hex of files the actor uploaded; 0 to `maxFilesPerSubmission`, no repeats. With no
+   * file the comment must hold some text (the handler refuses an empty submission).
+   */
   readonly fileHashes: readonly string[];
   readonly comment: string;
 }
@@ -146,10 +155,12 @@ export interface Grade extends CommandStamp {
   readonly points: number;
   readonly feedback: string;
 }
-/** Makes an assignment's grades visible to its students. */
+/** Makes an assignment's grades visible to its students, or (`released: false`) hides them again. */
 export interface ReleaseGrades extends CommandStamp {
   readonly kind: "releaseGrades";
   readonly assignmentId: string;
+  /** Absent means true, as in log entries written before grades could be hidden again. */
+  readonly released?: boolean;
 }
 /** A note from an instructor to one student of the course, or to all of them. */
 export interface PostFeedbackNote extends CommandStamp {
@@ -170,6 +181,11 @@ export interface PostMaterial extends CommandStamp {
   readonly body: string;
   /** A file the actor uploaded, if any. */
   readonly fileHash?: string;
+}
+/** The owner removes a material from the course (and with it the course's reference to its file). */
+export interface DeleteMaterial extends CommandStamp {
+  readonly kind: "deleteMaterial";
+  readonly materialId: string;
 }
 export interface AskQuestion extends CommandStamp {
   readonly kind: "askQuestion";
@@ -206,6 +222,7 @@ export type LmsCommand =
   | RevokeJoinCode
   | JoinByCode
   | EnrolStudent
+  | UnenrolStudent
   | CreateAssignment
   | StartUpload
   | AppendUploadChunk
@@ -216,6 +233,7 @@ export type LmsCommand =
   | ReleaseGrades
   | PostFeedbackNote
   | PostMaterial
+  | DeleteMaterial
   | AskQuestion
   | AnswerQuestion
   | RecordTutorExchange;

@@ -15,6 +15,11 @@ function rule(check: FieldRule["check"]): FieldRule {
   return { check, optional: false, stamped: false };
 }
 
+/** A boolean. */
+export function flag(): FieldRule {
+  return rule((value) => (typeof value === "boolean" ? undefined : "must be true or false"));
+}
+
 /** The same rule, but the field may be absent. */
 export function optional(base: FieldRule): FieldRule {
   return { ...base, optional: true };

@@ -55,6 +55,8 @@ export interface JoinCodeRecord {
   readonly createdAt: number;
   readonly expiresAt?: number;
   readonly revokedAt?: number;
+  /** How many students joined with this code (absent: none yet); a repeat join is not counted. */
+  readonly timesUsed?: number;
 }
 
 export interface CodeRef {

@@ -11,6 +11,7 @@ export interface OkValues {
   revokeJoinCode: { readonly code: string };
   joinByCode: { readonly courseId: string; readonly alreadyEnrolled: boolean };
   enrolStudent: { readonly courseId: string; readonly studentId: string; readonly alreadyEnrolled: boolean };
+  unenrolStudent: { readonly courseId: string; readonly studentId: string; readonly wasEnrolled: boolean };
   createAssignment: { readonly assignmentId: string };
   startUpload: { readonly uploadId: string };
   appendUploadChunk: { readonly uploadId: string; readonly receivedBytes: number };
@@ -21,6 +22,7 @@ export interface OkValues {
   releaseGrades: { readonly assignmentId: string };
   postFeedbackNote: { readonly noteId: string };
   postMaterial: { readonly materialId: string };
+  deleteMaterial: { readonly materialId: string };
   askQuestion: { readonly questionId: string };
   answerQuestion: { readonly questionId: string };
   recordTutorExchange: { readonly exchangeId: string };

@@ -193,9 +193,13 @@ export function assignmentService(context: LmsServiceContext): AssignmentService
     setGradesReleased: unary(context, async (request, call) => {
       const caller = await authenticate(context, call.metadata);
       const idempotencyKey = checkIdempotencyKey(request.idempotencyKey);
-      if (!request.released) throw notSupported("hiding released grades again");
       const assignmentId = requiredId("assignment_id", request.assignmentId);
-      await propose(context, { kind: "releaseGrades", ...stamp(context, caller.actor, idempotencyKey), assignmentId });
+      await propose(context, {
+        kind: "releaseGrades",
+        ...stamp(context, caller.actor, idempotencyKey),
+        assignmentId,
+        released: request.released,
+      });
       return { assignment: toAssignment(await storedAssignment(context, assignmentId)) };
     }),
 

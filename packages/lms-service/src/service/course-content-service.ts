@@ -4,7 +4,7 @@ import { sha256Pattern } from "../domain/identifiers.js";
 import { key } from "../domain/keys.js";
 import { getCoursePage, listQuestions } from "../domain/queries.js";
 import { type CourseContentServiceServer, QuestionStatus } from "../gen/lms.js";
-import { invalidArgument, LmsCallError, notSupported } from "./call-error.js";
+import { invalidArgument, LmsCallError } from "./call-error.js";
 import {
   authenticate,
   checkIdempotencyKey,
@@ -92,8 +92,15 @@ export function courseContentService(context: LmsServiceContext): CourseContentS
       return { materials: slice.map(toMaterial), nextPageToken };
     }),
 
-    deleteMaterial: unary(context, async () => {
-      throw notSupported("deleting a course material");
+    deleteMaterial: unary(context, async (request, call) => {
+      const caller = await authenticate(context, call.metadata);
+      const idempotencyKey = checkIdempotencyKey(request.idempotencyKey);
+      await propose(context, {
+        kind: "deleteMaterial",
+        ...stamp(context, caller.actor, idempotencyKey),
+        materialId: requiredId("material_id", request.materialId),
+      });
+      return {};
     }),
 
     askQuestion: unary(context, async (request, call) => {

@@ -161,8 +161,16 @@ export function courseService(context: LmsServiceContext): CourseServiceServer {
       return { student: await loadUser(context.store, studentId) };
     }),
 
-    unenrolStudent: unary(context, async () => {
-      throw notSupported("unenrolling a student");
+    unenrolStudent: unary(context, async (request, call) => {
+      const caller = await authenticate(context, call.metadata);
+      const idempotencyKey = checkIdempotencyKey(request.idempotencyKey);
+      await propose(context, {
+        kind: "unenrolStudent",
+        ...stamp(context, caller.actor, idempotencyKey),
+        courseId: requiredId("course_id", request.courseId),
+        studentId: requiredId("student_id", request.studentId),
+      });
+      return {};
     }),
   };
 }

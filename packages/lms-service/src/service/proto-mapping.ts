@@ -84,7 +84,7 @@ export function toJoinCode(code: JoinCodeRecord): JoinCode {
     createdAtMs: code.createdAt,
     expiresAtMs: code.expiresAt ?? 0,
     revokedAtMs: code.revokedAt ?? 0,
-    timesUsed: 0,
+    timesUsed: code.timesUsed ?? 0,
   };
 }
 

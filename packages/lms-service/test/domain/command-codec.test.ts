@@ -186,10 +186,10 @@ describe("command codec", () => {
           at: 1,
           submissionId: "s",
           assignmentId: "a1",
-          fileHashes: [],
+          fileHashes: Array.from({ length: 11 }, (_, i) => i.toString(16).repeat(64)),
           comment: "",
         },
-        "fileHashes: must have from 1",
+        "fileHashes: must have from 0 to 10",
       ],
       [
         {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { key } from "../../src/domain/keys.js";
+import { fileAccess, getCoursePage, getMaterial, listMyCourses } from "../../src/domain/queries.js";
 import { actor, Cleanup, Harness, passwordHash, seedSchool, snapshotBytes } from "./harness.js";
 
 const cleanup = new Cleanup();
@@ -118,6 +119,23 @@ describe("courses and enrolment", () => {
     expect(twice.value).toEqual({ courseId: "c1", alreadyEnrolled: true });
   });
 
+  test("a join code counts the students who joined with it; a repeat join and a refusal do not count", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice, s3 } = await seedSchool(h);
+    await h.ok("createJoinCode", alice, { courseId: "c1", code: "JOIN01" });
+    expect((await h.store.get("joinCodes", "JOIN01"))?.timesUsed).toBeUndefined();
+    await h.ok("joinByCode", s3, { code: "JOIN01" });
+    await h.ok("joinByCode", s3, { code: "JOIN01" });
+    expect((await h.store.get("joinCodes", "JOIN01"))?.timesUsed).toBe(1);
+    await h.ok("registerStudent", null, { userId: "s4", username: "dina", displayName: "Dina", passwordHash });
+    await h.ok("joinByCode", actor("s4", "student"), { code: "JOIN01" });
+    expect((await h.store.get("joinCodes", "JOIN01"))?.timesUsed).toBe(2);
+    await h.ok("revokeJoinCode", alice, { code: "JOIN01" });
+    await h.ok("registerStudent", null, { userId: "s5", username: "eve", displayName: "Eve", passwordHash });
+    expect((await h.run("joinByCode", actor("s5", "student"), { code: "JOIN01" })).status).toBe("not-found");
+    expect(await h.store.get("joinCodes", "JOIN01")).toMatchObject({ timesUsed: 2 });
+  });
+
   test("join codes are unique across courses", async () => {
     const h = await Harness.memory(cleanup);
     const { alice, bob } = await seedSchool(h);
@@ -131,6 +149,50 @@ describe("courses and enrolment", () => {
     await h.ok("createJoinCode", alice, { courseId: "c1", code: "JOIN01" });
     expect((await h.run("joinByCode", bob, { code: "JOIN01" })).status).toBe("forbidden");
     expect((await h.run("enrolStudent", alice, { courseId: "c1", studentId: "bob" })).status).toBe("invalid");
+  });
+});
+
+describe("unenrolment and deleting materials", () => {
+  test("the owner unenrols a student: the membership goes, the submission stays; twice is fine", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice, bob, s1 } = await seedSchool(h);
+    const hash = await h.upload(s1, "up1", pdf);
+    await h.ok("submit", s1, { submissionId: "sub1", assignmentId: "a1", fileHashes: [hash], comment: "" });
+    expect((await h.run("unenrolStudent", bob, { courseId: "c1", studentId: "s1" })).status).toBe("forbidden");
+    expect((await h.run("unenrolStudent", s1, { courseId: "c1", studentId: "s1" })).status).toBe("forbidden");
+    const removed = await h.ok("unenrolStudent", alice, { courseId: "c1", studentId: "s1" });
+    expect(removed.value).toEqual({ courseId: "c1", studentId: "s1", wasEnrolled: true });
+    expect(await h.store.get("courseMembers", key("c1", "s1"))).toBeUndefined();
+    expect(await h.store.get("userCourses", key("s1", "c1"))).toBeUndefined();
+    const again = await h.ok("unenrolStudent", alice, { courseId: "c1", studentId: "s1" });
+    expect(again.value).toMatchObject({ wasEnrolled: false });
+    expect((await getCoursePage(h.store, s1, "c1")).status).toBe("forbidden");
+    const courses = await listMyCourses(h.store, s1);
+    expect(courses.status === "ok" && courses.value).toEqual([]);
+    expect(
+      (await h.run("submit", s1, { submissionId: "sub2", assignmentId: "a1", fileHashes: [hash], comment: "" })).status,
+    ).toBe("forbidden");
+    expect(await h.store.get("submissions", "sub1")).toMatchObject({ studentId: "s1" });
+    expect((await fileAccess(h.store, alice, hash)).status).toBe("ok");
+  });
+
+  test("the owner deletes a material: gone from the course, its file no longer readable by students", async () => {
+    const h = await Harness.memory(cleanup);
+    const { alice, bob, s1 } = await seedSchool(h);
+    const hash = await h.upload(alice, "upm", pdf);
+    await h.ok("postMaterial", alice, { materialId: "m1", courseId: "c1", title: "Slides", body: "", fileHash: hash });
+    expect((await fileAccess(h.store, s1, hash)).status).toBe("ok");
+    expect((await h.run("deleteMaterial", bob, { materialId: "m1" })).status).toBe("forbidden");
+    expect((await h.run("deleteMaterial", s1, { materialId: "m1" })).status).toBe("forbidden");
+    expect((await h.ok("deleteMaterial", alice, { materialId: "m1" })).value).toEqual({ materialId: "m1" });
+    expect(await h.store.get("materials", "m1")).toBeUndefined();
+    expect(await h.store.list("courseMaterials", "c1/")).toEqual([]);
+    expect(await h.store.list("fileRefs", `${hash}/`)).toEqual([]);
+    expect((await getMaterial(h.store, s1, "m1")).status).toBe("not-found");
+    expect((await fileAccess(h.store, s1, hash)).status).toBe("forbidden");
+    // The uploader keeps access to their own file; a second delete finds nothing.
+    expect((await fileAccess(h.store, alice, hash)).status).toBe("ok");
+    expect((await h.run("deleteMaterial", alice, { materialId: "m1" })).status).toBe("not-found");
   });
 });
 
@@ -179,6 +241,23 @@ describe("submissions", () => {
     });
     expect(othersFile.status).toBe("forbidden");
     expect(await h.store.get("submissions", "x2")).toBeUndefined();
+  });
+
+  test("a submission may hold only text; with neither a file nor text it is refused", async () => {
+    const h = await Harness.memory(cleanup);
+    const { s1 } = await seedSchool(h);
+    const textOnly = await h.ok("submit", s1, {
+      submissionId: "t1",
+      assignmentId: "a1",
+      fileHashes: [],
+      comment: "my answer is 42",
+    });
+    expect(textOnly.value).toMatchObject({ submissionId: "t1", version: 1 });
+    expect(await h.store.get("submissions", "t1")).toMatchObject({ files: [], comment: "my answer is 42" });
+    const empty = await h.run("submit", s1, { submissionId: "t2", assignmentId: "a1", fileHashes: [], comment: " \n" });
+    expect(empty).toEqual({ status: "invalid", message: "a submission needs a file or some text" });
+    expect(await h.store.get("submissions", "t2")).toBeUndefined();
+    expect(await h.store.get("latestSubmissions", key("a1", "s1"))).toMatchObject({ submissionId: "t1", version: 1 });
   });
 });
 

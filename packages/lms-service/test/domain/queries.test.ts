@@ -66,6 +66,27 @@ describe("grade release hiding on every read path", () => {
     expect(s2Grades).toEqual({ status: "ok", value: [] });
   });
 
+  test("hiding released grades again hides them on every path; hiding or releasing twice is fine", async () => {
+    const { h, s1, alice } = await gradedSchool();
+    await h.ok("releaseGrades", alice, { assignmentId: "a1" });
+    expect((await listGrades(h.store, s1, "c1")).status === "ok").toBe(true);
+    await h.ok("releaseGrades", alice, { assignmentId: "a1", released: false });
+    await h.ok("releaseGrades", alice, { assignmentId: "a1", released: false });
+    expect((await h.store.get("assignments", "a1"))?.gradesReleasedAt).toBeUndefined();
+    const page = await getCoursePage(h.store, s1, "c1");
+    expect(page.status === "ok" && page.value.assignments[0].mine?.grade).toBeUndefined();
+    expect(await listGrades(h.store, s1, "c1")).toEqual({ status: "ok", value: [] });
+    const mine = await listSubmissions(h.store, s1, "a1");
+    expect(mine.status === "ok" && mine.value.map((v) => v.grade)).toEqual([undefined]);
+    expect((await getGradeHistory(h.store, s1, "a1", "s1")).status).toBe("forbidden");
+    // The instructor still sees everything, and releasing again shows the grade again.
+    const asOwner = await listGrades(h.store, alice, "c1");
+    expect(asOwner.status === "ok" && asOwner.value.map((g) => g.points)).toEqual([7]);
+    await h.ok("releaseGrades", alice, { assignmentId: "a1", released: true });
+    const again = await listGrades(h.store, s1, "c1");
+    expect(again.status === "ok" && again.value.map((g) => g.points)).toEqual([7]);
+  });
+
   test("the instructor always sees grades and history", async () => {
     const { h, alice } = await gradedSchool();
     const grades = await listGrades(h.store, alice, "c1");

@@ -123,6 +123,7 @@ const sha = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 const body: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   fc.record({ kind: fc.constant("createCourse"), courseId, title: pick(["A", "B"]), description: fc.constant("") }),
   fc.record({ kind: fc.constant("enrolStudent"), courseId, studentId }),
+  fc.record({ kind: fc.constant("unenrolStudent"), courseId, studentId }),
   fc.record({ kind: fc.constant("createJoinCode"), courseId, code }),
   fc.record({ kind: fc.constant("revokeJoinCode"), code }),
   fc.record({ kind: fc.constant("joinByCode"), code }),
@@ -155,8 +156,11 @@ const body: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
     kind: fc.constant("submit"),
     submissionId: fc.constant("new"),
     assignmentId,
-    fileHashes: blob.map((b) => [sha(b)]),
-    comment: fc.constant(""),
+    fileHashes: fc.oneof(
+      blob.map((b) => [sha(b)]),
+      fc.constant([]),
+    ),
+    comment: pick(["", "text only"]),
   }),
   fc.record({
     kind: fc.constant("grade"),
@@ -166,6 +170,15 @@ const body: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
     feedback: pick(["", "=1+1"]),
   }),
   fc.record({ kind: fc.constant("releaseGrades"), assignmentId }),
+  fc.record({ kind: fc.constant("releaseGrades"), assignmentId, released: fc.boolean() }),
+  fc.record({
+    kind: fc.constant("postMaterial"),
+    materialId: pick(["m1", "m2"]),
+    courseId,
+    title: fc.constant("Slides"),
+    body: fc.constant(""),
+  }),
+  fc.record({ kind: fc.constant("deleteMaterial"), materialId: pick(["m1", "m2"]) }),
   fc.record({ kind: fc.constant("postFeedbackNote"), noteId: fc.constant("new"), courseId, text: fc.constant("note") }),
   fc.record({ kind: fc.constant("askQuestion"), questionId: pick(["q1", "q2"]), courseId, text: fc.constant("?") }),
   fc.record({ kind: fc.constant("answerQuestion"), questionId: pick(["q1", "q2"]), text: fc.constant("!") }),

@@ -46,6 +46,9 @@ export const submit: Handler<"submit"> = async (context, command) => {
   if ((await tx.get("submissions", command.submissionId)) !== undefined) {
     return conflict(`submission ${command.submissionId} exists`);
   }
+  if (command.fileHashes.length === 0 && command.comment.trim() === "") {
+    return invalid("a submission needs a file or some text");
+  }
   const files: AttachedFile[] = [];
   for (const sha256 of command.fileHashes) {
     // Only your own uploads: knowing a hash must not let anyone attach (and so read) a file.
@@ -137,14 +140,21 @@ export const grade: Handler<"grade"> = async (context, command) => {
   });
 };
 
-/** The course owner makes an assignment's grades visible to students; releasing twice is fine. */
+/**
+ * The course owner makes an assignment's grades visible to students, or hides them again
+ * (`released: false`); either twice in a row is fine. Hiding drops `gradesReleasedAt`, the one
+ * thing every read path checks, so no path shows a student a hidden grade.
+ */
 export const releaseGrades: Handler<"releaseGrades"> = async (context, command) => {
   const actor = signedIn(context);
   if (isRejection(actor)) return actor;
   const owned = await ownedAssignment(context.tx, actor, command.assignmentId);
   if (isRejection(owned)) return owned;
-  if (owned.assignment.gradesReleasedAt === undefined) {
-    context.tx.put("assignments", command.assignmentId, { ...owned.assignment, gradesReleasedAt: command.at });
+  const { gradesReleasedAt, ...assignment } = owned.assignment;
+  if (command.released === false) {
+    if (gradesReleasedAt !== undefined) context.tx.put("assignments", command.assignmentId, assignment);
+  } else if (gradesReleasedAt === undefined) {
+    context.tx.put("assignments", command.assignmentId, { ...assignment, gradesReleasedAt: command.at });
   }
   return accepted("releaseGrades", { assignmentId: command.assignmentId });
 };

@@ -61,6 +61,23 @@ export const postMaterial: Handler<"postMaterial"> = async (context, command) =>
   return accepted("postMaterial", { materialId: command.materialId });
 };
 
+/** The course owner removes a material: its listing row and the course's reference to its file go. */
+export const deleteMaterial: Handler<"deleteMaterial"> = async (context, command) => {
+  const actor = signedIn(context);
+  if (isRejection(actor)) return actor;
+  const { tx } = context;
+  const material = await tx.get("materials", command.materialId);
+  if (material === undefined) return notFound(`no material ${command.materialId}`);
+  const course = await ownedCourse(tx, actor, material.courseId);
+  if (isRejection(course)) return course;
+  tx.delete("materials", material.materialId);
+  tx.delete("courseMaterials", key(material.courseId, material.materialId));
+  if (material.file !== undefined) {
+    tx.delete("fileRefs", key(material.file.sha256, material.courseId, "material", material.materialId));
+  }
+  return accepted("deleteMaterial", { materialId: material.materialId });
+};
+
 /** An enrolled student asks the course's instructor a question (pending until answered). */
 export const askQuestion: Handler<"askQuestion"> = async (context, command) => {
   const actor = signedIn(context);

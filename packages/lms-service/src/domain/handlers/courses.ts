@@ -89,6 +89,7 @@ export const joinByCode: Handler<"joinByCode"> = async (context, command) => {
     return accepted("joinByCode", { courseId: joinCode.courseId, alreadyEnrolled: true });
   }
   enrol(context.tx, joinCode.courseId, actor.userId, command.at, "joinCode");
+  context.tx.put("joinCodes", command.code, { ...joinCode, timesUsed: (joinCode.timesUsed ?? 0) + 1 });
   return accepted("joinByCode", { courseId: joinCode.courseId, alreadyEnrolled: false });
 };
 
@@ -104,4 +105,21 @@ export const enrolStudent: Handler<"enrolStudent"> = async (context, command) =>
   const already = await isEnrolledStudent(context.tx, course.courseId, student.userId);
   if (!already) enrol(context.tx, course.courseId, student.userId, command.at, "instructor");
   return accepted("enrolStudent", { courseId: course.courseId, studentId: student.userId, alreadyEnrolled: already });
+};
+
+/**
+ * The owner removes a student from the course; removing one who is not enrolled is fine. Their
+ * submissions, grades and history stay (lms.proto keeps them), only the membership goes.
+ */
+export const unenrolStudent: Handler<"unenrolStudent"> = async (context, command) => {
+  const actor = signedIn(context);
+  if (isRejection(actor)) return actor;
+  const course = await ownedCourse(context.tx, actor, command.courseId);
+  if (isRejection(course)) return course;
+  const wasEnrolled = await isEnrolledStudent(context.tx, course.courseId, command.studentId);
+  if (wasEnrolled) {
+    context.tx.delete("courseMembers", key(course.courseId, command.studentId));
+    context.tx.delete("userCourses", key(command.studentId, course.courseId));
+  }
+  return accepted("unenrolStudent", { courseId: course.courseId, studentId: command.studentId, wasEnrolled });
 };
