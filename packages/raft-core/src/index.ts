@@ -33,7 +33,9 @@ export { type Logger, silentLogger } from "./runtime/logger.js";
 export {
   MAX_APPLY_BATCH_ENTRIES,
   MAX_ROUNDS_BEFORE_YIELD,
+  MAX_CATCH_UP_TICKS,
   RaftServer,
+  type ServerBrief,
   type ServerLifecycle,
   type ServerStatus,
 } from "./runtime/raft-server.js";
