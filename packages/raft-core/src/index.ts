@@ -32,8 +32,8 @@ export * from "./runtime/errors.js";
 export { type Logger, silentLogger } from "./runtime/logger.js";
 export {
   MAX_APPLY_BATCH_ENTRIES,
-  MAX_ROUNDS_BEFORE_YIELD,
   MAX_CATCH_UP_TICKS,
+  MAX_ROUNDS_BEFORE_YIELD,
   RaftServer,
   type ServerBrief,
   type ServerLifecycle,
