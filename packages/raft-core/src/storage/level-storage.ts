@@ -5,7 +5,7 @@ import { FileSnapshotStaging } from "./file-snapshot-staging.js";
 import { GroupCommitQueue, type GroupCommitStats } from "./group-commit-queue.js";
 import { type IndexRange, IssuedLog } from "./issued-log.js";
 import { checkIdentity, validateOptions } from "./level-identity.js";
-import { asBuffer, type BatchOperation, type LevelDatabase, snapshotKey, writeBatch } from "./level-records.js";
+import { asBuffer, type BatchOperation, type LevelDatabase, snapshotKey } from "./level-records.js";
 import { readSnapshotRecord, readVerifiedStore, type StoreLocation, type VerifiedStore } from "./level-store-reader.js";
 import { storageWriteProblem } from "./memory-storage.js";
 import { encodeEntry, encodeSnapshotRecord, entryKey, type SnapshotRecord } from "./record-codec.js";
@@ -209,14 +209,9 @@ export class LevelStorage implements Storage {
       snapshotFolder: snapshotsFolder(directory),
     };
     try {
-      let batches = (await checkIdentity(db, directory, options, sync)) === "created" ? 1 : 0;
+      const batches = (await checkIdentity(db, directory, options, sync)) === "created" ? 1 : 0;
       // The sweep runs while LevelDB's lock is held: no other process uses this folder.
       const { log, snapshot } = await readVerifiedStoreAfterSweep(location, sync);
-      if (log.tornIndex !== undefined) {
-        // The torn record was never acknowledged: remove it so later loads see a clean log.
-        await writeBatch(db, directory, [{ type: "del", key: asBuffer(entryKey(log.tornIndex)) }], sync);
-        batches++;
-      }
       const state: PersistedState =
         snapshot === undefined
           ? { hardState: log.hardState, entries: log.entries }
@@ -242,7 +237,7 @@ export class LevelStorage implements Storage {
       const entries = atOpen.entries.slice();
       return snapshot === undefined ? { hardState, entries } : { hardState, snapshot: copyMeta(snapshot), entries };
     }
-    const { log, snapshot } = await readVerifiedStore(this.location, false);
+    const { log, snapshot } = await readVerifiedStore(this.location);
     const { hardState, entries } = log;
     return snapshot === undefined ? { hardState, entries } : { hardState, snapshot: snapshot.meta, entries };
   }
@@ -549,5 +544,5 @@ async function readVerifiedStoreAfterSweep(location: StoreLocation, sync: boolea
   // fails its checksum is damage (bit rot, a bad sector) even if it is the last one: an
   // acknowledged entry must never be dropped silently (the commit index is written lazily and
   // cannot tell an acknowledged last entry from an unacknowledged one).
-  return readVerifiedStore(location, false);
+  return readVerifiedStore(location);
 }

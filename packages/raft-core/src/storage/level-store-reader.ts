@@ -76,17 +76,15 @@ async function verifiedSnapshotRecord(location: StoreLocation): Promise<Snapshot
  * Reads every record of the store and verifies it: the snapshot record and its file's size, the
  * hard state, every entry's checksum, and the log's shape against the snapshot (see
  * {@link verifyLog}).
- * @param allowTornTail treat a damaged last entry as a torn write (only at open)
  * @throws StorageCorruptionError for damaged data; StorageIoError when reading fails.
  */
-export async function readVerifiedStore(location: StoreLocation, allowTornTail: boolean): Promise<VerifiedStore> {
+export async function readVerifiedStore(location: StoreLocation): Promise<VerifiedStore> {
   const { db, storePath } = location;
   const snapshot = await verifiedSnapshotRecord(location);
   const hardStateValue = await reading(storePath, () => db.get(hardStateKey()));
   const records = await reading(storePath, () => readEntryRecords(db));
   const log = verifyLog(hardStateValue && asPlainBytes(hardStateValue), records, {
     storePath,
-    allowTornTail,
     ...(snapshot === undefined ? {} : { snapshot: { index: snapshot.meta.index, term: snapshot.meta.term } }),
   });
   return { log, snapshot };

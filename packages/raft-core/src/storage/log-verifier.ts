@@ -17,11 +17,6 @@ export interface RawRecord {
 
 export interface VerifiedLog extends PersistedState {
   /**
-   * Index of a last entry whose record failed its checksum and was left out: a write torn by a
-   * crash, never acknowledged. The caller deletes it. Undefined when the tail was intact.
-   */
-  readonly tornIndex: number | undefined;
-  /**
    * With a snapshot: the stored entries at or below its index (a trailing window kept by a
    * compaction), which `entries` leaves out. Absent without a snapshot.
    */
@@ -31,11 +26,6 @@ export interface VerifiedLog extends PersistedState {
 export interface VerifyOptions {
   /** Where the records came from, for error messages. */
   readonly storePath: string;
-  /**
-   * When true, a damaged LAST entry is a torn tail and is discarded. When false (after the store
-   * was opened and repaired) every damaged record is corruption.
-   */
-  readonly allowTornTail: boolean;
   /**
    * The stored snapshot (already verified), if any: the entries must reach it without a gap, the
    * entry at its index (if still stored) must have its term, and only entries after it are
@@ -52,27 +42,22 @@ function verifiedHardState(value: Uint8Array | undefined, storePath: string): Ha
   return decoded.value;
 }
 
-/** Decodes every entry; a damaged last one is dropped as torn when allowed, any other throws. */
-function decodedEntries(
-  records: readonly RawRecord[],
-  options: VerifyOptions,
-): { entries: Entry[]; tornIndex: number | undefined } {
+/**
+ * Decodes every entry; any damaged one throws, the last one included. (A write torn by a crash
+ * never shows here: LevelDB's own log recovery drops an incomplete batch.)
+ */
+function decodedEntries(records: readonly RawRecord[], options: VerifyOptions): Entry[] {
   const entries: Entry[] = [];
-  for (let i = 0; i < records.length; i++) {
-    const { key, value } = records[i] as RawRecord;
+  for (const { key, value } of records) {
     const index = indexOfEntryKey(key);
     if (index === undefined) {
       throw new StorageCorruptionError(options.storePath, "entry", undefined, "a malformed entry key");
     }
     const decoded = decodeEntry(index, key, value);
-    if (decoded.ok) {
-      entries.push(decoded.value);
-      continue;
-    }
-    if (options.allowTornTail && i === records.length - 1) return { entries, tornIndex: index };
-    throw new StorageCorruptionError(options.storePath, "entry", index, decoded.problem);
+    if (!decoded.ok) throw new StorageCorruptionError(options.storePath, "entry", index, decoded.problem);
+    entries.push(decoded.value);
   }
-  return { entries, tornIndex: undefined };
+  return entries;
 }
 
 /** Checks contiguity from the first stored index, non-decreasing terms bounded by the hard state's term. */
@@ -183,29 +168,20 @@ export function verifyLog(
   options: VerifyOptions,
 ): VerifiedLog {
   const hardState = verifiedHardState(hardStateValue, options.storePath);
-  const { entries, tornIndex } = decodedEntries(entryRecords, options);
+  const entries = decodedEntries(entryRecords, options);
   checkLogShape(entries, hardState, options.storePath);
   checkLogStart(entries, options);
   const snapshotIndex = options.snapshot?.index ?? 0;
   const lastIndex = Math.max(entries[entries.length - 1]?.index ?? FIRST_LOG_INDEX - 1, snapshotIndex);
-  if (tornIndex !== undefined && tornIndex !== lastIndex + 1) {
-    // A torn write is the last one and continues the log; a hole before it is lost data.
-    throw new StorageCorruptionError(
-      options.storePath,
-      "entry",
-      lastIndex + 1,
-      `entry ${lastIndex + 1} is missing (the damaged last entry is ${tornIndex})`,
-    );
-  }
   if (hardState.commit > lastIndex) {
     throw new StorageCorruptionError(
       options.storePath,
       "hard-state",
       undefined,
-      `its commit index ${hardState.commit} is past the last intact entry ${lastIndex}${tornIndex === undefined ? "" : ` (entry ${tornIndex} was damaged)`}`,
+      `its commit index ${hardState.commit} is past the last entry ${lastIndex}`,
     );
   }
-  if (options.snapshot === undefined) return { hardState, entries, tornIndex };
+  if (options.snapshot === undefined) return { hardState, entries };
   const windowLength = Math.max(0, snapshotIndex + 1 - (entries[0]?.index ?? lastIndex + 1));
-  return { hardState, entries: entries.slice(windowLength), tornIndex, window: entries.slice(0, windowLength) };
+  return { hardState, entries: entries.slice(windowLength), window: entries.slice(0, windowLength) };
 }

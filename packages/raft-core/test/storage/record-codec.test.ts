@@ -126,19 +126,12 @@ describe("verifyLog", () => {
     const { key, value } = record(index, term);
     return { key, value: value.subarray(0, value.length - 1) };
   };
-  const options = { storePath: "/data/n1", allowTornTail: true };
+  const options = { storePath: "/data/n1" };
 
-  it("drops a torn only entry, leaving an empty log", () => {
-    const result = verifyLog(encodeHardState({ term: 1, vote: "", commit: 0 }), [torn(1, 1)], options);
-    expect(result.entries).toEqual([]);
-    expect(result.tornIndex).toBe(1);
-  });
-
-  it("refuses a torn tail once the store was opened (allowTornTail false)", () => {
+  it("refuses a damaged last entry as corruption, also when it is the only one", () => {
     const hardState = encodeHardState({ term: 1, vote: "", commit: 0 });
-    expect(() => verifyLog(hardState, [record(1, 1), torn(2, 1)], { ...options, allowTornTail: false })).toThrow(
-      /log entry 2/,
-    );
+    expect(() => verifyLog(hardState, [record(1, 1), torn(2, 1)], options)).toThrow(/log entry 2/);
+    expect(() => verifyLog(hardState, [torn(1, 1)], options)).toThrow(/log entry 1/);
   });
 
   it("refuses a log that does not start at index 1, and entries without a hard state", () => {
@@ -151,7 +144,6 @@ describe("verifyLog", () => {
     expect(verifyLog(undefined, [], options)).toEqual({
       hardState: { term: 0, vote: "", commit: 0 },
       entries: [],
-      tornIndex: undefined,
     });
   });
 });
