@@ -203,13 +203,20 @@ export async function getCourseSummary(
   actor: Actor,
   courseId: string,
 ): Promise<QueryResult<CourseSummary>> {
+  const member = await courseMember(reader, actor, courseId);
+  if (isRejection(member)) return member;
+  return ok({ course: member.course, role: member.membership.role });
+}
+
+/** The course, the stored actor and their membership: the authorisation every course read shares. */
+async function courseMember(reader: LmsReader, actor: Actor, courseId: string) {
   const user = await storedActor(reader, actor);
   if (isRejection(user)) return user;
   const course = await reader.get("courses", courseId);
   if (course === undefined) return notFound(`no course ${courseId}`);
   const membership = await membershipOf(reader, user, courseId);
   if (membership === undefined) return forbidden("you are not a member of this course");
-  return ok({ course, role: membership.role });
+  return { user, course, membership };
 }
 
 /** The course page: materials, assignments with my status (or counts for the owner), notes for me. */
@@ -218,12 +225,9 @@ export async function getCoursePage(
   actor: Actor,
   courseId: string,
 ): Promise<QueryResult<CoursePage>> {
-  const user = await storedActor(reader, actor);
-  if (isRejection(user)) return user;
-  const course = await reader.get("courses", courseId);
-  if (course === undefined) return notFound(`no course ${courseId}`);
-  const membership = await membershipOf(reader, user, courseId);
-  if (membership === undefined) return forbidden("you are not a member of this course");
+  const member = await courseMember(reader, actor, courseId);
+  if (isRejection(member)) return member;
+  const { user, course, membership } = member;
   const isOwner = course.ownerId === user.userId;
   const materials = await recordsByRef(reader, "courseMaterials", courseId, (ref) =>
     reader.get("materials", ref.value.materialId),
