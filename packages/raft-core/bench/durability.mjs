@@ -3,12 +3,14 @@
 // proposed by 1, 64 and 256 closed-loop proposers. Measures committed entries/s, commit latency,
 // entries per fsync (group commit), event-loop delay and unplanned elections, next to the raw
 // rate of 4 KiB append + fdatasync on the same disk.
+
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { CryptoRandom, RaftServer, SystemClock } from "../dist/index.js";
 import { LevelStorage } from "../dist/level.js";
+import { InProcessNetwork } from "./in-process-network.mjs";
 import { median, percentile, round } from "./stats.mjs";
 
 export const COMMAND_BYTES = 256;
@@ -21,40 +23,6 @@ const PROPOSE_TIMEOUT_MS = 10_000;
 const LEADER_WAIT_MS = 5_000;
 const NODE_IDS = ["n1", "n2", "n3"];
 const CLUSTER_ID = "bench-durability";
-
-/**
- * Delivers messages by reference (no copy, no encoding), batched: everything sent during one turn
- * of the event loop is handed over in the next one (setImmediate), as a socket would, so storage
- * completions and timers interleave with message handling.
- */
-class InProcessNetwork {
-  handlers = new Map();
-  queue = [];
-  scheduled = false;
-  flush = () => {
-    const batch = this.queue;
-    this.queue = [];
-    this.scheduled = false;
-    for (const m of batch) this.handlers.get(m.to)?.onMessage(m);
-  };
-  endpoint(id) {
-    return {
-      start: (handler) => {
-        this.handlers.set(id, handler);
-      },
-      send: (m) => {
-        this.queue.push(m);
-        if (!this.scheduled) {
-          this.scheduled = true;
-          setImmediate(this.flush);
-        }
-      },
-      stop: async () => {
-        this.handlers.delete(id);
-      },
-    };
-  }
-}
 
 /** A counter: each normal entry adds one. O(1) per entry. */
 class CounterStateMachine {

@@ -10,6 +10,7 @@
 //
 // Run alone: node --expose-gc bench/snapshot-size.mjs [--quick] [--mib N]
 // By default it runs in a child process, so the kernel's peak RSS (maxRSS) is this bench's alone.
+
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { crc32 } from "node:zlib";
 import { CryptoRandom, RaftServer, SystemClock } from "../dist/index.js";
 import { LevelStorage } from "../dist/level.js";
+import { InProcessNetwork } from "./in-process-network.mjs";
 import { round } from "./stats.mjs";
 
 const MIB = 1024 * 1024;
@@ -196,36 +198,6 @@ class RssSampler {
   }
   peakMiB(phase) {
     return round((this.peaks.get(phase) ?? 0) / MIB);
-  }
-}
-
-/** Delivers messages by reference in the next event-loop turn (no network, no encoding). */
-class InProcessNetwork {
-  handlers = new Map();
-  queue = [];
-  scheduled = false;
-  flush = () => {
-    const batch = this.queue;
-    this.queue = [];
-    this.scheduled = false;
-    for (const m of batch) this.handlers.get(m.to)?.onMessage(m);
-  };
-  endpoint(id) {
-    return {
-      start: (handler) => {
-        this.handlers.set(id, handler);
-      },
-      send: (m) => {
-        this.queue.push(m);
-        if (!this.scheduled) {
-          this.scheduled = true;
-          setImmediate(this.flush);
-        }
-      },
-      stop: async () => {
-        this.handlers.delete(id);
-      },
-    };
   }
 }
 
