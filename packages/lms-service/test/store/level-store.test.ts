@@ -57,13 +57,132 @@ describe("LevelLmsStore specifics", () => {
     ];
     await store.commit(write(1), 1);
     await store.commit(write(2), 2);
+    await store.whenFlushed();
     expect([store.appliedIndex(), store.durableIndex()]).toEqual([2, 0]);
     await store.commit(write(3), 3);
+    await store.whenFlushed();
     expect(store.durableIndex()).toBe(3);
     await store.commit(write(4), 4);
+    await store.whenFlushed();
     expect(store.durableIndex()).toBe(3);
     await store.sync();
     expect(store.durableIndex()).toBe(4);
+  });
+
+  describe("writing behind", () => {
+    const course = (id: string, title: string) => ({
+      collection: "courses" as const,
+      key: id,
+      value: { courseId: id, title, description: "", ownerId: "o", createdAt: 1 },
+    });
+    const gone = (id: string) => ({ collection: "courses" as const, key: id, value: undefined });
+
+    /** A store whose background writes wait for `release()`, recording every batch. */
+    async function heldStore() {
+      const batches: { appliedIndex: number; operations: (readonly [string, string | null])[] }[] = [];
+      let open: () => void = () => {};
+      let gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const dir = await mkdtemp(join(tmpdir(), "lms-level-"));
+      const store = await LevelLmsStore.open(dir, {
+        beforeFlush: async (batch) => {
+          batches.push({ appliedIndex: batch.appliedIndex, operations: [...batch.operations] });
+          await gate;
+        },
+      });
+      opened.push({ store, dir });
+      const release = () => {
+        open();
+        gate = Promise.resolve();
+      };
+      return { store, dir, batches, release };
+    }
+
+    test("a commit is read back at once, before the disk has it; the disk catches up in order", async () => {
+      const { store, batches, release } = await heldStore();
+      await store.commit([course("c1", "v1")], 1);
+      await store.commit([course("c1", "v2"), course("c2", "x")], 2);
+      await store.commit([gone("c2"), course("c3", "y")], 3);
+      expect(store.appliedIndex()).toBe(3);
+      expect(store.durableIndex()).toBe(0);
+      expect((await store.get("courses", "c1"))?.title).toBe("v2");
+      expect(await store.get("courses", "c2")).toBeUndefined();
+      expect((await store.list("courses", "")).map((r) => [r.key, r.value.title])).toEqual([
+        ["c1", "v2"],
+        ["c3", "y"],
+      ]);
+      expect((await store.list("courses", "", { limit: 1 })).map((r) => r.key)).toEqual(["c1"]);
+      release();
+      await store.whenFlushed();
+      // The first batch left while only commit 1 existed: it holds commit 1's value, never a later one.
+      expect(batches[0]).toEqual({ appliedIndex: 1, operations: [["d/courses/c1", expect.stringContaining('"v1"')]] });
+      expect(batches.at(-1)?.appliedIndex).toBe(3);
+      await store.sync();
+      expect(store.durableIndex()).toBe(3);
+      const dir = opened.find((entry) => entry.store === store)?.dir as string;
+      await store.close();
+      opened.splice(
+        opened.findIndex((entry) => entry.store === store),
+        1,
+      );
+      const reopened = await openAt(dir);
+      expect(reopened.appliedIndex()).toBe(3);
+      expect((await reopened.list("courses", "")).map((r) => r.key)).toEqual(["c1", "c3"]);
+    });
+
+    test("no batch mixes a commit with a later one's writes, whatever the timing", async () => {
+      const { store, batches, release } = await heldStore();
+      // While the first batch is held, commits 2..5 rewrite the same key: the next batch must
+      // carry exactly the state at its applied index.
+      await store.commit([course("k", "1")], 1);
+      for (let i = 2; i <= 5; i++) await store.commit([course("k", String(i)), course(`only${i}`, "x")], i);
+      release();
+      await store.whenFlushed();
+      for (const batch of batches) {
+        const k = batch.operations.find(([key]) => key === "d/courses/k");
+        expect(k?.[1]).toContain(`"title":"${batch.appliedIndex}"`);
+        const later = batch.operations.filter(
+          ([key]) => /only(\d)/.test(key) && Number(key.slice(-1)) > batch.appliedIndex,
+        );
+        expect(later).toEqual([]);
+      }
+    });
+
+    test("a snapshot taken while the disk is behind streams exactly the state at the call", async () => {
+      const { store, release } = await heldStore();
+      await store.commit([course("c1", "v1"), course("c2", "x")], 1);
+      await store.commit([course("c1", "v2")], 2);
+      const stream = store.snapshot();
+      await store.commit([course("c1", "v3"), gone("c2"), course("c4", "z")], 3);
+      release();
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+      const text = Buffer.concat(chunks).toString();
+      expect(text).toContain('"appliedIndex":2');
+      expect(text).toContain('"v2"');
+      expect(text).toContain('"k":"c2"');
+      expect(text).not.toContain('"v3"');
+      expect(text).not.toContain('"k":"c4"');
+      await store.whenFlushed();
+      expect((await store.get("courses", "c1"))?.title).toBe("v3");
+    });
+
+    test("a failed background write fails every later write and sync, and reads still answer", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "lms-level-"));
+      const store = await LevelLmsStore.open(dir, {
+        beforeFlush: async () => {
+          throw new Error("EIO: simulated disk failure");
+        },
+      });
+      opened.push({ store, dir });
+      await store.commit([course("c1", "v1")], 1);
+      await expect(store.whenFlushed()).rejects.toThrow(/EIO/);
+      await expect(store.commit([course("c2", "x")], 2)).rejects.toThrow(/EIO/);
+      await expect(store.sync()).rejects.toThrow(/EIO/);
+      expect(store.appliedIndex()).toBe(1);
+      expect((await store.get("courses", "c1"))?.title).toBe("v1");
+    });
   });
 
   test("a restore interrupted by a crash leaves an empty store at index 0 after reopening", async () => {
