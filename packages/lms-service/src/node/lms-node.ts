@@ -29,6 +29,8 @@ import type { NodeConfig } from "./node-config.js";
 export const shutdownGraceMs = 3_000;
 /** How often a joining node checks whether the leader's log has given it a configuration. */
 export const joinCheckIntervalMs = 250;
+/** How often the node refreshes which peers its transport keeps connected (membership changes). */
+export const peerKeepIntervalMs = 1_000;
 /** How often the node checks whether Raft stopped by itself (a storage failure). */
 export const fatalCheckIntervalMs = 1_000;
 
@@ -119,6 +121,7 @@ export class LmsNode {
   private fatalWatch: NodeJS.Timeout | undefined;
   private recorder: MemberRecorder | undefined;
   private joinWatch: NodeJS.Timeout | undefined;
+  private peerKeeper: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly nodeId: string,
@@ -279,6 +282,7 @@ export class LmsNode {
       logger,
       metrics,
     );
+    node.keepPeersConnected(config.peers.keys());
     if (options.onFatal !== undefined) node.watchForFatalError(options.onFatal);
     if (options.join === true) node.watchJoin(joinMarkerFile(config.dataDir));
     if (options.recordMembers ?? true) {
@@ -286,6 +290,25 @@ export class LmsNode {
       node.recorder.start();
     }
     return node;
+  }
+
+  /**
+   * Keeps the peer streams to every member up (the configuration in the log, PEERS until the log
+   * has one), so an election's first messages never wait for a dial.
+   */
+  private keepPeersConnected(bootstrapPeers: Iterable<string>): void {
+    const bootstrap = [...bootstrapPeers];
+    const refresh = () => {
+      const status = safeStatus(this.raft);
+      const members =
+        status === undefined || (status.voters.length === 0 && status.learners.length === 0)
+          ? bootstrap
+          : [...status.voters, ...status.outgoingVoters, ...status.learners];
+      this.transport.keepConnected(members);
+    };
+    refresh();
+    this.peerKeeper = setInterval(refresh, peerKeepIntervalMs);
+    this.peerKeeper.unref();
   }
 
   /** Removes the join marker once the log has given this node a configuration. */
@@ -326,6 +349,7 @@ export class LmsNode {
   private async shutdown(graceful: boolean): Promise<void> {
     clearInterval(this.fatalWatch);
     clearInterval(this.joinWatch);
+    clearInterval(this.peerKeeper);
     this.recorder?.stop();
     const { server } = this.parts;
     const drained = graceful ? tryShutdown(server, shutdownGraceMs) : Promise.resolve(server.forceShutdown());

@@ -55,7 +55,7 @@ export function peerChannelOptions(): ChannelOptions {
 
 /**
  * Channel options for a client of the LMS API (the web front): client-sized messages, the same
- * keepalive policy as peers, and the same bounded reconnect backoff — grpc-js's default grows to
+ * keepalive policy as peers, no gRPC-level retries, and the same bounded reconnect backoff — grpc-js's default grows to
  * 120 s, so a client that can reach only a restarted node would otherwise wait up to two minutes.
  */
 export function clientChannelOptions(): ChannelOptions {
@@ -67,5 +67,8 @@ export function clientChannelOptions(): ChannelOptions {
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.initial_reconnect_backoff_ms": reconnectInitialBackoffMs,
     "grpc.max_reconnect_backoff_ms": reconnectMaxBackoffMs,
+    // LmsClient retries itself (another node, the same idempotency key). grpc-js's own retry
+    // layer would only buffer every call's messages for a replay that never comes.
+    "grpc.enable_retries": 0,
   };
 }

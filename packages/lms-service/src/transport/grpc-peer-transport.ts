@@ -155,6 +155,8 @@ export class GrpcPeerTransport implements Transport {
   private handler: TransportHandler | undefined;
   private state: "new" | "running" | "stopped" = "new";
   private readonly links = new Map<NodeId, PeerLink>();
+  /** Peers whose stream is kept up while idle (see `keepConnected`). */
+  private kept = new Set<NodeId>();
   /** Every stream not yet closed: handshaking, in use, or retired and draining. */
   private readonly liveStreams = new Set<PeerStream>();
   /** Streams whose hello exchange has not completed. */
@@ -228,6 +230,19 @@ export class GrpcPeerTransport implements Transport {
       this.counters.droppedUnencodable++;
       this.logger?.warn({ err: describe(error) }, "peer message not encodable; dropped");
     }
+  }
+
+  /**
+   * Keeps a stream to each of `peers` up even while idle (dialed now, redialed with backoff when
+   * it drops); peers left out go back to being dialed by their next message. Followers send each
+   * other nothing until an election, and a dial then costs a handshake: long enough for two
+   * followers to time out together, split the vote and lose another election timeout.
+   */
+  keepConnected(peers: Iterable<NodeId>): void {
+    if (this.state !== "running") return;
+    this.kept = new Set(peers);
+    this.kept.delete(this.options.id);
+    for (const id of this.kept) this.ensureDialing(this.linkFor(id));
   }
 
   /** Closes every stream and timer. Does not shut down the gRPC server, which the caller owns. */
@@ -574,8 +589,9 @@ export class GrpcPeerTransport implements Transport {
     link.redialTimer = setTimeout(() => {
       link.redialTimer = undefined;
       if (this.state !== "running" || this.links.get(link.id) !== link) return;
-      // Redial only with something to say; an idle peer is dialed again by its next send.
-      if (link.active === undefined && link.dialing === undefined && link.queue.length > 0) this.dial(link);
+      // Redial a kept peer, or one with something to say; any other is dialed by its next send.
+      const wanted = link.queue.length > 0 || this.kept.has(link.id);
+      if (link.active === undefined && link.dialing === undefined && wanted) this.dial(link);
     }, delayMs);
     link.redialTimer.unref();
   }

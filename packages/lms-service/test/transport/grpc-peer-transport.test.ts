@@ -139,6 +139,24 @@ describe("GrpcPeerTransport: delivery", () => {
     expect(n2.received.every((m) => m.from === "n1" && m.type === "heartbeat")).toBe(true);
   });
 
+  test("a kept peer is connected with nothing to send, and reconnected after a restart", async () => {
+    const book: AddressBook = new Map();
+    const n1 = await node("n1", book);
+    let n2 = await node("n2", book);
+    const n3 = await node("n3", book);
+    n1.transport.keepConnected(["n1", "n2"]);
+    await eventually("n1 connected to n2 without a message", () => n1.transport.isConnected("n2"));
+    // Not kept and never sent to: not dialed.
+    expect(n1.transport.isConnected("n3")).toBe(false);
+    expect(n3.transport.isConnected("n1")).toBe(false);
+    const port = n2.port;
+    await n2.stop();
+    await eventually("n1 saw n2 go", () => !n1.transport.isConnected("n2"));
+    n2 = await node("n2", book, { port });
+    await eventually("n1 redialed the kept peer by itself", () => n1.transport.isConnected("n2"), 5_000);
+    expect(n2.received).toEqual([]);
+  });
+
   test("a peer that moved is dialed at the address the resolver gives now", async () => {
     const book: AddressBook = new Map();
     const n1 = await node("n1", book);
