@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 
 /** Where a peer listens for Raft and client traffic. */
 export interface PeerAddress {
-  /** A hostname, an IPv4 address, or an IPv6 address without brackets. */
+  /** A host name (Docker-style underscores allowed), an IPv4 address, or an IPv6 address without brackets. */
   readonly host: string;
   readonly port: number;
 }
@@ -21,8 +21,15 @@ export class PeersConfigError extends Error {
 /** Node ids travel in every peer message and log line, so they stay short and plain. */
 export const maxNodeIdChars = 64;
 const nodeIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const hostnameLabel = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+/**
+ * One DNS label of at most 63 characters, starting and ending with a letter or digit. Inside, "-"
+ * and also "_": RFC 1123 host names have no underscores, but Docker's embedded DNS resolves
+ * service and container names such as `lms_server_1`, and docker-compose names services that way.
+ */
+const hostnameLabel = "[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?";
 const hostnamePattern = new RegExp(`^${hostnameLabel}(?:\\.${hostnameLabel})*$`);
+/** The longest host name DNS carries (RFC 1035 §2.3.4, without the trailing dot). */
+const maxHostnameChars = 253;
 const maxPort = 65_535;
 const expectedForm = "write PEERS as id=host:port,id=host:port (e.g. n1=127.0.0.1:7001,n2=127.0.0.1:7002)";
 
@@ -99,8 +106,11 @@ function parseAddress(address: string, where: string): PeerAddress {
   return { host, port };
 }
 
-/** A dotted name of DNS labels; all-numeric names must be real IPv4 addresses (no "999.1.1.1"). */
+/**
+ * A dotted name of DNS labels (letters, digits, "-" and "_" inside a label); all-numeric names
+ * must be real IPv4 addresses (no "999.1.1.1").
+ */
 function isValidHostname(host: string): boolean {
   if (/^[\d.]+$/.test(host)) return isIP(host) === 4;
-  return hostnamePattern.test(host);
+  return host.length <= maxHostnameChars && hostnamePattern.test(host);
 }

@@ -15,21 +15,9 @@ import { FakeOllama } from "./browser/fake-ollama.js";
  * in-process 3-node cluster, so the fake cannot drift from the service unnoticed.
  */
 
-/** Where lms-service differs from lms.proto today (each reported with a proposed fix). */
-type ServiceGap =
-  /** Joining with a revoked code gives NOT_FOUND, not FAILED_PRECONDITION. */
-  | "revoked-code-is-not-found"
-  /** Another instructor's course or a file one may not read gives PERMISSION_DENIED, not NOT_FOUND. */
-  | "hidden-object-is-permission-denied";
-
 /** What a journey needs besides the API itself. */
 interface ContractWorld {
   readonly api: LmsApi;
-  /**
-   * Behaviours where lms-service currently differs from lms.proto (reported to the lead); the
-   * tests pin what happens today so that a fix shows up as a failure here, to drop the entry.
-   */
-  readonly serviceGaps: ReadonlySet<ServiceGap>;
   readonly adminToken: string;
   readonly maxFileBytes: number;
   setTutorAvailable(available: boolean): void;
@@ -59,9 +47,8 @@ async function expectCode(promise: Promise<unknown>, code: string, detail?: stri
 }
 
 /** An object the caller may not know about: NOT_FOUND by lms.proto's rule. */
-async function expectHidden(world: ContractWorld, promise: Promise<unknown>): Promise<void> {
-  const revealed = world.serviceGaps.has("hidden-object-is-permission-denied");
-  await expectCode(promise, revealed ? "PERMISSION_DENIED" : "NOT_FOUND");
+async function expectHidden(promise: Promise<unknown>): Promise<void> {
+  await expectCode(promise, "NOT_FOUND");
 }
 
 async function spooled(name: string, content: string | Buffer): Promise<SpooledFile> {
@@ -207,12 +194,9 @@ function contract(worldOf: () => ContractWorld): void {
       idempotencyKey: key(),
     });
     const carolToken = (await api.login({ username: carol.username, password: "carol-password-1" })).token;
-    await expectCode(
-      api.joinCourse(carolToken, { code: code.code, idempotencyKey: key() }),
-      world.serviceGaps.has("revoked-code-is-not-found") ? "NOT_FOUND" : "FAILED_PRECONDITION",
-    );
+    await expectCode(api.joinCourse(carolToken, { code: code.code, idempotencyKey: key() }), "FAILED_PRECONDITION");
     await expectCode(api.joinCourse(carolToken, { code: "NOSUCHCODE", idempotencyKey: key() }), "NOT_FOUND");
-    await expectHidden(world, api.getCourse(carolToken, { courseId: course.id }));
+    await expectHidden(api.getCourse(carolToken, { courseId: course.id }));
     await expectCode(
       api.createCourse(bob, { title: "Mine", description: "", idempotencyKey: key() }),
       "PERMISSION_DENIED",
@@ -247,8 +231,8 @@ function contract(worldOf: () => ContractWorld): void {
       idempotencyKey: key(),
     });
     const other = (await api.login({ username: otherName, password: "other-password-12" })).token;
-    await expectHidden(world, api.getCourse(other, { courseId: course.id }));
-    await expectHidden(world, api.exportGradesCsv(other, { courseId: course.id }));
+    await expectHidden(api.getCourse(other, { courseId: course.id }));
+    await expectHidden(api.exportGradesCsv(other, { courseId: course.id }));
     expect(await api.listNeedsGrading(other, {})).toEqual([]);
     await expectCode(
       api.createAssignment(alice, {
@@ -374,7 +358,7 @@ function contract(worldOf: () => ContractWorld): void {
     const asTeacher = await api.downloadFile(teacher, { fileId: submission.files[0].fileId });
     expect(asTeacher.file.sha256).toBe(file.sha256);
     expect(await readAll(asTeacher.chunks)).toBe("my raft notes\n".repeat(1000));
-    await expectHidden(world, api.downloadFile(bob, { fileId: submission.files[0].fileId }));
+    await expectHidden(api.downloadFile(bob, { fileId: submission.files[0].fileId }));
     const empty = await expectCode(
       api.submit(alice, { assignmentId: assignment.id, text: " ", idempotencyKey: key() }),
       "INVALID_ARGUMENT",
@@ -517,7 +501,6 @@ describe("LmsApi contract: FakeLmsApi", { timeout: 30_000 }, () => {
     const adminToken = (await api.login({ username: "admin", password: adminPassword })).token;
     world = {
       api,
-      serviceGaps: new Set(),
       adminToken,
       maxFileBytes: fakeMaxFileBytes,
       setTutorAvailable: (available) => {
@@ -544,7 +527,6 @@ describe("LmsApi contract: createGrpcLmsApi over a real 3-node cluster", { timeo
     const adminToken = (await api.login({ username: "admin", password: adminPassword })).token;
     world = {
       api,
-      serviceGaps: new Set<ServiceGap>(["revoked-code-is-not-found", "hidden-object-is-permission-denied"]),
       adminToken,
       maxFileBytes: clusterMaxFileBytes,
       setTutorAvailable: (available) => {

@@ -4,8 +4,8 @@ import { idempotencyRecordKey } from "./apply-prefetch.js";
 import { WriteLayer } from "./apply-transaction.js";
 import { requestFingerprint } from "./command-codec.js";
 import type { CommandOf, LmsCommand, LmsCommandKind } from "./commands.js";
-import { bootstrapAdmin, createInstructor, registerStudent, revokeToken } from "./handlers/accounts.js";
-import { createAssignment, grade, releaseGrades, submit } from "./handlers/assignments.js";
+import { bootstrapAdmin, createAdmin, createInstructor, registerStudent, revokeToken } from "./handlers/accounts.js";
+import { createAssignment, grade, releaseGrades, submit, updateAssignment } from "./handlers/assignments.js";
 import {
   answerQuestion,
   askQuestion,
@@ -28,6 +28,7 @@ import { conflict, forbidden, type LmsResult } from "./results.js";
 const handlers: { readonly [K in LmsCommandKind]: Handler<K> } = {
   registerStudent,
   createInstructor,
+  createAdmin,
   bootstrapAdmin,
   revokeToken,
   createCourse,
@@ -37,6 +38,7 @@ const handlers: { readonly [K in LmsCommandKind]: Handler<K> } = {
   enrolStudent,
   unenrolStudent,
   createAssignment,
+  updateAssignment,
   startUpload,
   appendUploadChunk,
   commitUpload,

@@ -8,18 +8,38 @@ import { forbidden, notFound, type Rejection } from "./results.js";
  * The authorisation rules, shared by apply and the queries so both decide alike:
  * - an instructor acts only on courses they own (admins included: owning is not a role);
  * - a student acts only in courses they are enrolled in, and sees only their own work;
- * - admin-only commands check the stored role.
+ * - admin-only commands check the stored role;
+ * - an object the caller may not know exists (a course they are not a member of, and everything in
+ *   it; another user's upload; a file they may not read) answers exactly as a missing one does, so
+ *   nobody can probe for ids (lms.proto: NOT_FOUND). A caller who may know it exists but may not do
+ *   this with it (a student in the course acting as its instructor) is forbidden.
  */
 
-/** The course, if `user` owns it; else not-found or forbidden. */
+/** The answer for a course that does not exist or that `user` may not know about: the same words. */
+export function noCourse(courseId: string): Rejection {
+  return notFound(`no course ${courseId}`);
+}
+
+/**
+ * True when `user` may know that the (existing) course exists: a member of it (its owner or an
+ * enrolled student), or an admin (who lists every course).
+ */
+export async function mayKnowCourse(reader: LmsReader, user: UserRecord, courseId: string): Promise<boolean> {
+  return user.role === "admin" || (await isCourseMember(reader, user, courseId));
+}
+
+/** The course, if `user` owns it; else not-found (also when `user` may not know it) or forbidden. */
 export async function ownedCourse(
   reader: LmsReader,
   user: UserRecord,
   courseId: string,
 ): Promise<CourseRecord | Rejection> {
   const course = await reader.get("courses", courseId);
-  if (course === undefined) return notFound(`no course ${courseId}`);
-  if (course.ownerId !== user.userId) return forbidden("only the course's instructor may do that");
+  if (course === undefined) return noCourse(courseId);
+  if (course.ownerId !== user.userId) {
+    if (!(await mayKnowCourse(reader, user, courseId))) return noCourse(courseId);
+    return forbidden("only the course's instructor may do that");
+  }
   return course;
 }
 
@@ -32,7 +52,8 @@ export async function ownedAssignment(
   const assignment = await reader.get("assignments", assignmentId);
   if (assignment === undefined) return notFound(`no assignment ${assignmentId}`);
   const course = await ownedCourse(reader, user, assignment.courseId);
-  if (isRejection(course)) return course;
+  // A hidden course hides its assignments too, in the words used for a missing one.
+  if (isRejection(course)) return course.status === "not-found" ? notFound(`no assignment ${assignmentId}`) : course;
   return { assignment, course };
 }
 

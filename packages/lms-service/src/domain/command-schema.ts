@@ -65,6 +65,7 @@ const newAccount = {
 export const commandSchemas: { readonly [K in LmsCommandKind]: CommandSchema<K> } = {
   registerStudent: { anonymous: true, fields: newAccount },
   createInstructor: { anonymous: false, fields: newAccount },
+  createAdmin: { anonymous: false, fields: newAccount },
   bootstrapAdmin: { anonymous: true, fields: newAccount },
   revokeToken: {
     anonymous: false,
@@ -72,7 +73,12 @@ export const commandSchemas: { readonly [K in LmsCommandKind]: CommandSchema<K> 
   },
   createCourse: {
     anonymous: false,
-    fields: { courseId: newId(), title: title(), description: text(maxDescriptionChars) },
+    fields: {
+      courseId: newId(),
+      title: title(),
+      description: text(maxDescriptionChars),
+      ownerId: optional(id()),
+    },
   },
   createJoinCode: {
     anonymous: false,
@@ -95,6 +101,16 @@ export const commandSchemas: { readonly [K in LmsCommandKind]: CommandSchema<K> 
       description: text(maxDescriptionChars),
       dueAt: timestamp(),
       maxPoints: integer(1, maxAssignmentPoints),
+    },
+  },
+  updateAssignment: {
+    anonymous: false,
+    fields: {
+      assignmentId: id(),
+      title: optional(title()),
+      description: optional(text(maxDescriptionChars)),
+      dueAt: optional(timestamp()),
+      maxPoints: optional(integer(1, maxAssignmentPoints)),
     },
   },
   startUpload: { anonymous: false, fields: { uploadId: newId() } },

@@ -45,6 +45,10 @@ export interface RegisterStudent extends CommandStamp, NewAccount {
 export interface CreateInstructor extends CommandStamp, NewAccount {
   readonly kind: "createInstructor";
 }
+/** An admin creates another admin (the first one comes from bootstrapAdmin). */
+export interface CreateAdmin extends CommandStamp, NewAccount {
+  readonly kind: "createAdmin";
+}
 /** Creates the first admin; refused once any admin exists. */
 export interface BootstrapAdmin extends CommandStamp, NewAccount {
   readonly kind: "bootstrapAdmin";
@@ -62,6 +66,11 @@ export interface CreateCourse extends CommandStamp {
   readonly courseId: string;
   readonly title: string;
   readonly description: string;
+  /**
+   * Admins only: the instructor who will own the course (checked in apply). Absent: the actor
+   * owns it, as in log entries written before admins could create courses for others.
+   */
+  readonly ownerId?: string;
 }
 export interface CreateJoinCode extends CommandStamp {
   readonly kind: "createJoinCode";
@@ -101,6 +110,20 @@ export interface CreateAssignment extends CommandStamp {
   readonly dueAt: number;
   /** A positive integer. */
   readonly maxPoints: number;
+}
+/**
+ * The course owner changes an assignment; an absent field keeps its value and at least one must be
+ * present. Submissions keep the late flag decided when they were made, and `maxPoints` may not
+ * drop below a grade already given (both decided in apply; see the handler).
+ */
+export interface UpdateAssignment extends CommandStamp {
+  readonly kind: "updateAssignment";
+  readonly assignmentId: string;
+  readonly title?: string;
+  readonly description?: string;
+  readonly dueAt?: number;
+  /** A positive integer, like CreateAssignment's. */
+  readonly maxPoints?: number;
 }
 
 /** Opens an upload owned by the actor; its chunks follow, then a commit. */
@@ -215,6 +238,7 @@ export interface RecordTutorExchange extends CommandStamp {
 export type LmsCommand =
   | RegisterStudent
   | CreateInstructor
+  | CreateAdmin
   | BootstrapAdmin
   | RevokeToken
   | CreateCourse
@@ -224,6 +248,7 @@ export type LmsCommand =
   | EnrolStudent
   | UnenrolStudent
   | CreateAssignment
+  | UpdateAssignment
   | StartUpload
   | AppendUploadChunk
   | CommitUpload

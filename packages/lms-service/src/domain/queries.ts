@@ -1,7 +1,7 @@
 import type { FileStore } from "../store/file-store.js";
 import type { Keyed, LmsReader } from "../store/lms-store.js";
 import { isRejection } from "./apply-context.js";
-import { isCourseMember, isEnrolledStudent, ownedCourse } from "./authorization.js";
+import { isCourseMember, isEnrolledStudent, mayKnowCourse, noCourse, ownedCourse } from "./authorization.js";
 import type { Actor, Role } from "./commands.js";
 import { toCsv } from "./csv.js";
 import { key, prefix } from "./keys.js";
@@ -194,6 +194,20 @@ async function membershipOf(reader: LmsReader, user: UserRecord, courseId: strin
   return reader.get("courseMembers", key(courseId, user.userId));
 }
 
+/** For an existing course `user` is no member of: forbidden if they may know it, else not-found. */
+async function notMember(reader: LmsReader, user: UserRecord, courseId: string): Promise<Rejection> {
+  return (await mayKnowCourse(reader, user, courseId))
+    ? forbidden("you are not a member of this course")
+    : noCourse(courseId);
+}
+
+/** For an assignment of a course `user` is no member of: as {@link notMember}, naming the assignment. */
+async function hiddenAssignment(reader: LmsReader, user: UserRecord, assignment: AssignmentRecord): Promise<Rejection> {
+  return (await mayKnowCourse(reader, user, assignment.courseId))
+    ? forbidden("you are not a member of this course")
+    : notFound(`no assignment ${assignment.assignmentId}`);
+}
+
 /**
  * The course itself and the actor's role in it, with the course page's authorisation (its owner or
  * an enrolled member) but none of its lists: what a caller needs who shows only the course.
@@ -213,9 +227,9 @@ async function courseMember(reader: LmsReader, actor: Actor, courseId: string) {
   const user = await storedActor(reader, actor);
   if (isRejection(user)) return user;
   const course = await reader.get("courses", courseId);
-  if (course === undefined) return notFound(`no course ${courseId}`);
+  if (course === undefined) return noCourse(courseId);
   const membership = await membershipOf(reader, user, courseId);
-  if (membership === undefined) return forbidden("you are not a member of this course");
+  if (membership === undefined) return notMember(reader, user, courseId);
   return { user, course, membership };
 }
 
@@ -319,10 +333,10 @@ export async function listSubmissions(
   const assignment = await reader.get("assignments", assignmentId);
   if (assignment === undefined) return notFound(`no assignment ${assignmentId}`);
   const course = await reader.get("courses", assignment.courseId);
-  if (course === undefined) return notFound(`no course ${assignment.courseId}`);
+  if (course === undefined) return notFound(`no assignment ${assignmentId}`);
   const isOwner = course.ownerId === user.userId;
   if (!isOwner && !(await isEnrolledStudent(reader, course.courseId, user.userId))) {
-    return forbidden("you are not a member of this course");
+    return hiddenAssignment(reader, user, assignment);
   }
   // A student's prefix holds only their own rows: another student's work is never even read.
   const refs = await listAll(
@@ -354,8 +368,8 @@ export async function listGrades(
   const user = await storedActor(reader, actor);
   if (isRejection(user)) return user;
   const course = await reader.get("courses", courseId);
-  if (course === undefined) return notFound(`no course ${courseId}`);
-  if (!(await isCourseMember(reader, user, courseId))) return forbidden("you are not a member of this course");
+  if (course === undefined) return noCourse(courseId);
+  if (!(await isCourseMember(reader, user, courseId))) return notMember(reader, user, courseId);
   const grades: GradeRecord[] = [];
   for (const assignment of await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
     reader.get("assignments", ref.value.assignmentId),
@@ -384,10 +398,13 @@ export async function getGradeHistory(
   const assignment = await reader.get("assignments", assignmentId);
   if (assignment === undefined) return notFound(`no assignment ${assignmentId}`);
   const course = await reader.get("courses", assignment.courseId);
-  if (course === undefined) return notFound(`no course ${assignment.courseId}`);
-  const isOwner = course.ownerId === user.userId;
-  const isReleasedToSelf = user.userId === studentId && isReleased(assignment);
-  if (!isOwner && !isReleasedToSelf) return forbidden("you may not see this grade's history");
+  if (course === undefined) return notFound(`no assignment ${assignmentId}`);
+  if (course.ownerId !== user.userId) {
+    if (!(await isCourseMember(reader, user, course.courseId))) return hiddenAssignment(reader, user, assignment);
+    if (user.userId !== studentId) return forbidden("a student sees only their own grade history");
+    // An unreleased grade is hidden on every read path: its history does not exist for the student yet.
+    if (!isReleased(assignment)) return notFound("no released grade for this assignment yet");
+  }
   const rows = await listAll(reader, "gradeHistory", prefix(assignmentId, studentId));
   return ok(rows.map((row) => row.value));
 }
@@ -439,8 +456,8 @@ export async function listQuestions(
   const user = await storedActor(reader, actor);
   if (isRejection(user)) return user;
   const course = await reader.get("courses", courseId);
-  if (course === undefined) return notFound(`no course ${courseId}`);
-  if (!(await isCourseMember(reader, user, courseId))) return forbidden("you are not a member of this course");
+  if (course === undefined) return noCourse(courseId);
+  if (!(await isCourseMember(reader, user, courseId))) return notMember(reader, user, courseId);
   const questions: QuestionRecord[] = [];
   for (const ref of await listAll(reader, "courseQuestions", prefix(courseId))) {
     const question = await reader.get("questions", ref.value.questionId);
@@ -549,7 +566,8 @@ export async function fileAccess(reader: LmsReader, actor: Actor, sha256: string
     const attached = await attachedFile(reader, ref.kind, ref.refId, sha256);
     if (attached !== undefined) return ok(attached);
   }
-  return forbidden("you may not download this file");
+  // Readable by someone else only: answered like a missing file, so a hash cannot be probed.
+  return notFound("no such file");
 }
 
 async function attachedFile(
@@ -572,7 +590,11 @@ export async function getMaterial(
   if (isRejection(user)) return user;
   const material = await reader.get("materials", materialId);
   if (material === undefined) return notFound(`no material ${materialId}`);
-  if (!(await isCourseMember(reader, user, material.courseId))) return forbidden("you are not a member of this course");
+  if (!(await isCourseMember(reader, user, material.courseId))) {
+    return (await mayKnowCourse(reader, user, material.courseId))
+      ? forbidden("you are not a member of this course")
+      : notFound(`no material ${materialId}`);
+  }
   return ok(material);
 }
 

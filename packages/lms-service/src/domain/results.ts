@@ -4,6 +4,7 @@ import type { LmsCommandKind } from "./commands.js";
 export interface OkValues {
   registerStudent: { readonly userId: string };
   createInstructor: { readonly userId: string };
+  createAdmin: { readonly userId: string };
   bootstrapAdmin: { readonly userId: string };
   revokeToken: { readonly tokenId: string };
   createCourse: { readonly courseId: string };
@@ -13,6 +14,7 @@ export interface OkValues {
   enrolStudent: { readonly courseId: string; readonly studentId: string; readonly alreadyEnrolled: boolean };
   unenrolStudent: { readonly courseId: string; readonly studentId: string; readonly wasEnrolled: boolean };
   createAssignment: { readonly assignmentId: string };
+  updateAssignment: { readonly assignmentId: string };
   startUpload: { readonly uploadId: string };
   appendUploadChunk: { readonly uploadId: string; readonly receivedBytes: number };
   commitUpload: { readonly uploadId: string; readonly sha256: string; readonly size: number };

@@ -1,9 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
+import { type BootstrapAdminRequest, parseLecternArgs } from "../cli/lectern-args.js";
+import { exitOnUsageError } from "../cli/usage-error.js";
 import { LmsClient } from "../client/lms-client.js";
 import { bootstrapProof } from "../service/auth-service.js";
+import { isEntryModule } from "./entry-point.js";
 import { formatAddress } from "./lms-node.js";
-import { loadNodeConfig } from "./node-config.js";
+import { loadNodeConfig, type NodeEnvironment } from "./node-config.js";
 
 /** The settings of one bootstrap run. */
 export interface BootstrapAdminInput {
@@ -35,7 +37,7 @@ export async function bootstrapAdmin(input: BootstrapAdminInput): Promise<string
 }
 
 /** CLUSTER_SECRET from the environment, else from the shared secrets file (never created here). */
-async function clusterSecretFrom(env: NodeJS.ProcessEnv, secretsFile: string): Promise<string> {
+async function clusterSecretFrom(env: NodeEnvironment, secretsFile: string): Promise<string> {
   if (env.CLUSTER_SECRET !== undefined && env.CLUSTER_SECRET.trim() !== "") return env.CLUSTER_SECRET.trim();
   let parsed: { clusterSecret?: unknown };
   try {
@@ -50,39 +52,47 @@ async function clusterSecretFrom(env: NodeJS.ProcessEnv, secretsFile: string): P
 }
 
 /**
- * `node dist/node/bootstrap-admin.js --username admin --password '...'` (or LECTERN_ADMIN_USERNAME /
- * LECTERN_ADMIN_PASSWORD), with the cluster's PEERS / DATA_DIR / CLUSTER_SECRET environment.
+ * The bootstrap command itself, for `lectern bootstrap-admin` and `node dist/node/bootstrap-admin.js`:
+ * the admin's name and password from `request` (else LECTERN_ADMIN_USERNAME / LECTERN_ADMIN_PASSWORD),
+ * the cluster's addresses and secret from `env` (PEERS, DATA_DIR, CLUSTER_SECRET). Prints
+ * `{"admin":..., "userId":...}` on success.
  */
-async function cli(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      username: { type: "string" },
-      password: { type: "string" },
-      "display-name": { type: "string" },
-    },
-  });
-  const username = values.username ?? process.env.LECTERN_ADMIN_USERNAME;
-  const password = values.password ?? process.env.LECTERN_ADMIN_PASSWORD;
+export async function runBootstrapAdmin(request: BootstrapAdminRequest, env: NodeEnvironment): Promise<void> {
+  const username = request.username ?? env.LECTERN_ADMIN_USERNAME;
+  const password = request.password ?? env.LECTERN_ADMIN_PASSWORD;
   if (username === undefined || password === undefined) {
     throw new Error("give --username and --password (or LECTERN_ADMIN_USERNAME and LECTERN_ADMIN_PASSWORD)");
   }
-  const firstNode = (process.env.PEERS ?? "n1=").split("=")[0].trim() || "n1";
-  const config = loadNodeConfig({ ...process.env, NODE_ID: process.env.NODE_ID ?? firstNode });
+  const firstNode = (env.PEERS ?? "n1=").split("=")[0].trim() || "n1";
+  const config = loadNodeConfig({ ...env, NODE_ID: env.NODE_ID ?? firstNode });
   const addresses = [...config.peers.values()].map(formatAddress);
   const userId = await bootstrapAdmin({
     addresses,
-    clusterSecret: await clusterSecretFrom(process.env, config.secretsFile),
+    clusterSecret: await clusterSecretFrom(env, config.secretsFile),
     username,
     password,
-    displayName: values["display-name"],
+    displayName: request.displayName,
   });
   process.stdout.write(`${JSON.stringify({ admin: username, userId })}\n`);
 }
 
-if (process.argv[1] !== undefined && /bootstrap-admin\.(js|ts)$/.test(process.argv[1])) {
-  cli().catch((error: unknown) => {
-    const details = (error as { details?: unknown }).details;
-    process.stderr.write(`bootstrap-admin: ${typeof details === "string" ? details : String(error)}\n`);
-    process.exit(1);
-  });
+/** Prints why bootstrapping failed (the server's words when it answered) and exits with 1. */
+export function exitOnBootstrapFailure(error: unknown): never {
+  const details = (error as { details?: unknown }).details;
+  process.stderr.write(`bootstrap-admin: ${typeof details === "string" ? details : String(error)}\n`);
+  process.exit(1);
+}
+
+// `node dist/node/bootstrap-admin.js --username admin --password '...'`: the same flags as
+// `lectern bootstrap-admin`, parsed by the same code.
+if (isEntryModule(import.meta.url)) {
+  try {
+    const invocation = parseLecternArgs(["bootstrap-admin", ...process.argv.slice(2)], process.env);
+    if (invocation.command === "help") process.stdout.write(invocation.text);
+    else if (invocation.command === "bootstrap-admin") {
+      runBootstrapAdmin(invocation.request, invocation.env).catch(exitOnBootstrapFailure);
+    }
+  } catch (error) {
+    exitOnUsageError(error);
+  }
 }

@@ -2,9 +2,10 @@ import { NodeMetrics } from "../ops/node-metrics.js";
 import { type NodePhase, nodeOpsView } from "../ops/node-ops-view.js";
 import { OpsServer } from "../ops/ops-server.js";
 import { createNodeLogger, isNodeLogLevel } from "../ops/pino-logger.js";
+import { isEntryModule } from "./entry-point.js";
 import { isFreshDataFolder, probeFreshStart } from "./fresh-start.js";
 import { LmsNode } from "./lms-node.js";
-import { loadNodeConfig } from "./node-config.js";
+import { loadNodeConfig, type NodeEnvironment } from "./node-config.js";
 
 /** How often the process samples Raft's term and leader for the election metrics. */
 export const termObserveIntervalMs = 100;
@@ -12,16 +13,21 @@ export const termObserveIntervalMs = 100;
 export const EXIT_REFUSED_EMPTY_FOLDER = 3;
 
 /**
- * `node packages/lms-service/dist/node/main.js`: one LMS node configured from the environment
- * (NODE_ID, PEERS, DATA_DIR, HTTP_PORT, ... see node-config.ts; LOG_LEVEL debug|info|warn|error),
- * logging pino JSON lines with the node id and term, serving /healthz, /metrics and /membership on
- * its operations HTTP port. A node with an empty data folder first asks its peers whether the
- * cluster already runs (fresh-start.ts) and refuses to start when the cluster lists it as a voter
- * that has run. Stops gracefully on SIGINT / SIGTERM; a second signal exits at once.
+ * Runs one LMS node in this process, configured from `env` (NODE_ID, PEERS, DATA_DIR, HTTP_PORT,
+ * ... see node-config.ts; LOG_LEVEL debug|info|warn|error), logging pino JSON lines with the node
+ * id and term, serving /healthz, /metrics and /membership on its operations HTTP port. A node with
+ * an empty data folder first asks its peers whether the cluster already runs (fresh-start.ts) and
+ * refuses to start (exit code {@link EXIT_REFUSED_EMPTY_FOLDER}) when the cluster lists it as a
+ * voter that has run. Stops gracefully on SIGINT / SIGTERM; a second signal exits at once. It owns
+ * the process: it exits it on stop or on a fatal error. Both `node dist/node/main.js` (settings
+ * from the environment) and `lectern node` (flags over the environment) start nodes through it.
+ *
+ * @example
+ * await startNode({ ...process.env, NODE_ID: "n1" });
  */
-async function main(): Promise<void> {
-  const config = loadNodeConfig(process.env);
-  const level = process.env.LOG_LEVEL ?? "info";
+export async function startNode(env: NodeEnvironment): Promise<void> {
+  const config = loadNodeConfig(env);
+  const level = env.LOG_LEVEL ?? "info";
   const logger = createNodeLogger({ nodeId: config.nodeId, level: isNodeLogLevel(level) ? level : "info" });
   const metrics = new NodeMetrics();
   metrics.startEventLoopMonitor();
@@ -98,7 +104,11 @@ async function main(): Promise<void> {
   process.on("SIGTERM", onSignal);
 }
 
-main().catch((error: unknown) => {
+/** Prints why the node could not start and exits with 1. */
+export function exitOnStartFailure(error: unknown): never {
   process.stderr.write(`lectern node: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
-});
+}
+
+// `node packages/lms-service/dist/node/main.js`: settings from the environment only.
+if (isEntryModule(import.meta.url)) startNode(process.env).catch(exitOnStartFailure);

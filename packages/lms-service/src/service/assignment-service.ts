@@ -15,7 +15,7 @@ import {
 } from "../domain/queries.js";
 import type { AssignmentRecord, GradeHistoryRecord } from "../domain/records.js";
 import type { AssignmentServiceServer, ExportGradesCsvChunk } from "../gen/lms.js";
-import { invalidArgument, LmsCallError, notSupported } from "./call-error.js";
+import { invalidArgument, LmsCallError } from "./call-error.js";
 import {
   authenticate,
   type Caller,
@@ -88,8 +88,21 @@ export function assignmentService(context: LmsServiceContext): AssignmentService
       return { assignment: toAssignment(await storedAssignment(context, assignmentId)) };
     }),
 
-    updateAssignment: unary(context, async () => {
-      throw notSupported("changing an assignment");
+    updateAssignment: unary(context, async (request, call) => {
+      const caller = await authenticate(context, call.metadata);
+      const idempotencyKey = checkIdempotencyKey(request.idempotencyKey);
+      const assignmentId = requiredId("assignment_id", request.assignmentId);
+      // Unset fields stay absent from the command, so apply keeps their stored values.
+      await propose(context, {
+        kind: "updateAssignment",
+        ...stamp(context, caller.actor, idempotencyKey),
+        assignmentId,
+        ...(request.title === undefined ? {} : { title: request.title.trim() }),
+        ...(request.description === undefined ? {} : { description: request.description }),
+        ...(request.dueAtMs === undefined ? {} : { dueAt: dueAtToDomain(request.dueAtMs) }),
+        ...(request.maxPoints === undefined ? {} : { maxPoints: request.maxPoints }),
+      });
+      return { assignment: toAssignment(await storedAssignment(context, assignmentId)) };
     }),
 
     listAssignments: unary(context, async (request, call) => {
@@ -106,7 +119,10 @@ export function assignmentService(context: LmsServiceContext): AssignmentService
       const assignmentId = requiredId("assignment_id", request.assignmentId);
       await readBarrier(context, request.consistency);
       const assignment = await storedAssignment(context, assignmentId);
-      queried(await getCourseSummary(context.store, caller.actor, assignment.courseId));
+      const summary = await getCourseSummary(context.store, caller.actor, assignment.courseId);
+      // A hidden course hides its assignments: answer as for a missing one, without the course id.
+      if (summary.status === "not-found") throw new LmsCallError(status.NOT_FOUND, `no assignment ${assignmentId}`);
+      queried(summary);
       return { assignment: toAssignment(assignment) };
     }),
 

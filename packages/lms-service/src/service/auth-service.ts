@@ -4,7 +4,7 @@ import { hashPassword, passwordProblem, verifyPassword } from "../auth/passwords
 import { usernamePattern } from "../domain/identifiers.js";
 import { getUserForLogin, listInstructors, listMyCourses, listStudents, type PublicUser } from "../domain/queries.js";
 import { type AuthServiceServer, Role } from "../gen/lms.js";
-import { invalidArgument, LmsCallError, notSupported, retryAfterTrailer } from "./call-error.js";
+import { invalidArgument, LmsCallError, retryAfterTrailer } from "./call-error.js";
 import {
   authenticate,
   checkIdempotencyKey,
@@ -147,18 +147,17 @@ export function authService(context: LmsServiceContext): AuthServiceServer {
     createUser: unary(context, async (request, call) => {
       const caller = await authenticate(context, call.metadata);
       const idempotencyKey = checkIdempotencyKey(request.idempotencyKey);
-      if (request.role === Role.ROLE_ADMIN) throw notSupported("creating further admins");
-      if (request.role !== Role.ROLE_INSTRUCTOR) {
-        throw invalidArgument("role", "must be ROLE_INSTRUCTOR (students register themselves)");
+      if (request.role !== Role.ROLE_INSTRUCTOR && request.role !== Role.ROLE_ADMIN) {
+        throw invalidArgument("role", "must be ROLE_INSTRUCTOR or ROLE_ADMIN (students register themselves)");
       }
-      if (caller.role !== "admin")
-        throw new LmsCallError(status.PERMISSION_DENIED, "only an admin may create instructors");
+      // A quick refusal before the costly hash; apply decides again with the stored role.
+      if (caller.role !== "admin") throw new LmsCallError(status.PERMISSION_DENIED, "only an admin may create users");
       const username = normalizedUsername(request.username);
       const passwordHash = await hashPassword(checkedPassword(request.password));
       const { userId } = await propose(
         context,
         {
-          kind: "createInstructor",
+          kind: request.role === Role.ROLE_ADMIN ? "createAdmin" : "createInstructor",
           ...stamp(context, caller.actor, idempotencyKey),
           userId: randomUUID(),
           username,

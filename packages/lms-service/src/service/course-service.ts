@@ -3,10 +3,11 @@ import { status } from "@grpc/grpc-js";
 import { usernamePattern } from "../domain/identifiers.js";
 import { getCoursePage, getCourseSummary, listMyCourses } from "../domain/queries.js";
 import type { CourseServiceServer } from "../gen/lms.js";
-import { invalidArgument, LmsCallError, notSupported } from "./call-error.js";
+import { invalidArgument, LmsCallError } from "./call-error.js";
 import {
   authenticate,
   checkIdempotencyKey,
+  optionalId,
   paginate,
   propose,
   queried,
@@ -55,13 +56,15 @@ export function courseService(context: LmsServiceContext): CourseServiceServer {
     createCourse: unary(context, async (request, call) => {
       const caller = await authenticate(context, call.metadata);
       const idempotencyKey = checkIdempotencyKey(request.idempotencyKey);
-      if (request.instructorId !== "") throw notSupported("creating a course on behalf of an instructor");
+      // Who may name an owner, and whether it is an instructor, is decided in apply.
+      const ownerId = optionalId("instructor_id", request.instructorId);
       const { courseId } = await propose(context, {
         kind: "createCourse",
         ...stamp(context, caller.actor, idempotencyKey),
         courseId: randomUUID(),
         title: request.title.trim(),
         description: request.description,
+        ...(ownerId === undefined ? {} : { ownerId }),
       });
       return { course: await storedCourse(context, courseId) };
     }),

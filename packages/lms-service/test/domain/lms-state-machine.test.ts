@@ -47,6 +47,24 @@ describe("accounts", () => {
     expect(await h.store.get("users", "a2")).toBeUndefined();
   });
 
+  test("an admin creates further admins; no one else may", async () => {
+    const h = await Harness.memory(cleanup);
+    const { admin, alice, s1 } = await seedSchool(h);
+    const body = (userId: string, username: string) => ({ userId, username, displayName: username, passwordHash });
+    for (const who of [alice, s1, actor("s1", "admin")]) {
+      expect((await h.run("createAdmin", who, body("x", "xavier"))).status).toBe("forbidden");
+    }
+    expect(await h.store.get("users", "x")).toBeUndefined();
+    const created = await h.ok("createAdmin", admin, body("a2", "root2"));
+    expect(created.value).toEqual({ userId: "a2" });
+    expect(await h.store.get("users", "a2")).toMatchObject({ role: "admin", createdBy: "admin" });
+    expect(await h.store.get("roleMembers", key("admin", "a2"))).toEqual({ userId: "a2" });
+    // The new admin has every admin power, including making the next one.
+    await h.ok("createAdmin", actor("a2", "admin"), body("a3", "root3"));
+    await h.ok("createInstructor", actor("a2", "admin"), body("i9", "ivy"));
+    expect((await h.run("createAdmin", admin, body("a4", "alice"))).status).toBe("conflict");
+  });
+
   test("the stored role decides, not the role the token claims", async () => {
     const h = await Harness.memory(cleanup);
     await seedSchool(h);
@@ -78,9 +96,9 @@ describe("accounts", () => {
 });
 
 describe("courses and enrolment", () => {
-  test("an instructor cannot touch another instructor's course", async () => {
+  test("another instructor's course is hidden: every write to it answers as for a missing one", async () => {
     const h = await Harness.memory(cleanup);
-    const { bob } = await seedSchool(h);
+    const { alice, bob } = await seedSchool(h);
     const attempts = [
       await h.run("createAssignment", bob, {
         assignmentId: "a9",
@@ -97,21 +115,62 @@ describe("courses and enrolment", () => {
       await h.run("postFeedbackNote", bob, { noteId: "n1", courseId: "c1", text: "hi" }),
       await h.run("postMaterial", bob, { materialId: "m1", courseId: "c1", title: "T", body: "" }),
     ];
-    for (const attempt of attempts) expect(attempt.status).toBe("forbidden");
+    for (const attempt of attempts) expect(attempt.status).toBe("not-found");
+    // The words are those for a missing object: nothing tells bob that c1 or a1 exist.
+    expect(attempts[1]).toEqual({ status: "not-found", message: "no course c1" });
+    expect(await h.run("enrolStudent", bob, { courseId: "c404", studentId: "s3" })).toEqual({
+      status: "not-found",
+      message: "no course c404",
+    });
+    expect(attempts[3]).toEqual({ status: "not-found", message: "no assignment a1" });
+    await h.ok("createJoinCode", alice, { courseId: "c1", code: "ALICE1" });
+    expect(await h.run("revokeJoinCode", bob, { code: "ALICE1" })).toEqual(
+      await h.run("revokeJoinCode", bob, { code: "NOPE00" }),
+    );
     expect(await h.store.get("assignments", "a9")).toBeUndefined();
     expect(await h.store.get("courseMembers", key("c1", "s3"))).toBeUndefined();
   });
 
-  test("students join with a live code; revoked, expired and unknown codes all fail alike", async () => {
+  test("an admin creates a course owned by an existing instructor; no one else may name an owner", async () => {
+    const h = await Harness.memory(cleanup);
+    const { admin, alice, bob, s1 } = await seedSchool(h);
+    const body = (courseId: string, ownerId: string) => ({ courseId, title: "Chemistry", description: "", ownerId });
+    const made = await h.ok("createCourse", admin, body("c7", "bob"));
+    expect(made.value).toEqual({ courseId: "c7" });
+    expect(await h.store.get("courses", "c7")).toMatchObject({ ownerId: "bob", title: "Chemistry" });
+    expect(await h.store.get("courseMembers", key("c7", "bob"))).toMatchObject({ role: "instructor", source: "owner" });
+    expect(await h.store.get("courseMembers", key("c7", "admin"))).toBeUndefined();
+    // The named instructor owns it for every purpose: the admin does not.
+    await h.ok("createJoinCode", bob, { courseId: "c7", code: "CHEM01" });
+    expect((await h.run("createJoinCode", admin, { courseId: "c7", code: "CHEM02" })).status).toBe("forbidden");
+
+    const refusals: [string, Awaited<ReturnType<typeof h.run>>][] = [
+      ["forbidden", await h.run("createCourse", alice, body("c8", "bob"))],
+      ["forbidden", await h.run("createCourse", alice, body("c8", "alice"))],
+      ["forbidden", await h.run("createCourse", s1, body("c8", "alice"))],
+      ["not-found", await h.run("createCourse", admin, body("c8", "nobody"))],
+      ["invalid", await h.run("createCourse", admin, body("c8", "s1"))],
+      ["invalid", await h.run("createCourse", admin, body("c8", "admin"))],
+      ["forbidden", await h.run("createCourse", admin, { courseId: "c8", title: "Mine", description: "" })],
+    ];
+    for (const [expected, result] of refusals) expect(result.status).toBe(expected);
+    expect(await h.store.get("courses", "c8")).toBeUndefined();
+  });
+
+  test("students join with a live code; revoked and expired codes fail a precondition, unknown ones are not found", async () => {
     const h = await Harness.memory(cleanup);
     const { alice, s3 } = await seedSchool(h);
     await h.ok("createJoinCode", alice, { courseId: "c1", code: "JOIN01" });
     await h.ok("createJoinCode", alice, { courseId: "c1", code: "JOIN02", expiresAt: h.clockMs + 1500 });
     await h.ok("createJoinCode", alice, { courseId: "c1", code: "JOIN03" });
     await h.ok("revokeJoinCode", alice, { code: "JOIN03" });
-    expect((await h.run("joinByCode", s3, { code: "JOIN03" })).status).toBe("not-found");
+    // lms.proto: "later joins with it fail with FAILED_PRECONDITION" (a conflict in the domain).
+    const revoked = await h.run("joinByCode", s3, { code: "JOIN03" });
+    expect(revoked).toEqual({ status: "conflict", message: expect.stringContaining("revoked") });
     h.clockMs += 10_000;
-    expect((await h.run("joinByCode", s3, { code: "JOIN02" })).status).toBe("not-found");
+    const expired = await h.run("joinByCode", s3, { code: "JOIN02" });
+    expect(expired).toEqual({ status: "conflict", message: expect.stringContaining("expired") });
+    expect(await h.store.get("courseMembers", key("c1", "s3"))).toBeUndefined();
     expect((await h.run("joinByCode", s3, { code: "NOPE99" })).status).toBe("not-found");
     const joined = await h.ok("joinByCode", s3, { code: "JOIN01" });
     expect(joined.value).toEqual({ courseId: "c1", alreadyEnrolled: false });
@@ -132,7 +191,7 @@ describe("courses and enrolment", () => {
     expect((await h.store.get("joinCodes", "JOIN01"))?.timesUsed).toBe(2);
     await h.ok("revokeJoinCode", alice, { code: "JOIN01" });
     await h.ok("registerStudent", null, { userId: "s5", username: "eve", displayName: "Eve", passwordHash });
-    expect((await h.run("joinByCode", actor("s5", "student"), { code: "JOIN01" })).status).toBe("not-found");
+    expect((await h.run("joinByCode", actor("s5", "student"), { code: "JOIN01" })).status).toBe("conflict");
     expect(await h.store.get("joinCodes", "JOIN01")).toMatchObject({ timesUsed: 2 });
   });
 
@@ -158,7 +217,7 @@ describe("unenrolment and deleting materials", () => {
     const { alice, bob, s1 } = await seedSchool(h);
     const hash = await h.upload(s1, "up1", pdf);
     await h.ok("submit", s1, { submissionId: "sub1", assignmentId: "a1", fileHashes: [hash], comment: "" });
-    expect((await h.run("unenrolStudent", bob, { courseId: "c1", studentId: "s1" })).status).toBe("forbidden");
+    expect((await h.run("unenrolStudent", bob, { courseId: "c1", studentId: "s1" })).status).toBe("not-found");
     expect((await h.run("unenrolStudent", s1, { courseId: "c1", studentId: "s1" })).status).toBe("forbidden");
     const removed = await h.ok("unenrolStudent", alice, { courseId: "c1", studentId: "s1" });
     expect(removed.value).toEqual({ courseId: "c1", studentId: "s1", wasEnrolled: true });
@@ -166,12 +225,13 @@ describe("unenrolment and deleting materials", () => {
     expect(await h.store.get("userCourses", key("s1", "c1"))).toBeUndefined();
     const again = await h.ok("unenrolStudent", alice, { courseId: "c1", studentId: "s1" });
     expect(again.value).toMatchObject({ wasEnrolled: false });
-    expect((await getCoursePage(h.store, s1, "c1")).status).toBe("forbidden");
+    // No longer a member: the course is hidden from them again.
+    expect((await getCoursePage(h.store, s1, "c1")).status).toBe("not-found");
     const courses = await listMyCourses(h.store, s1);
     expect(courses.status === "ok" && courses.value).toEqual([]);
     expect(
       (await h.run("submit", s1, { submissionId: "sub2", assignmentId: "a1", fileHashes: [hash], comment: "" })).status,
-    ).toBe("forbidden");
+    ).toBe("not-found");
     expect(await h.store.get("submissions", "sub1")).toMatchObject({ studentId: "s1" });
     expect((await fileAccess(h.store, alice, hash)).status).toBe("ok");
   });
@@ -182,14 +242,17 @@ describe("unenrolment and deleting materials", () => {
     const hash = await h.upload(alice, "upm", pdf);
     await h.ok("postMaterial", alice, { materialId: "m1", courseId: "c1", title: "Slides", body: "", fileHash: hash });
     expect((await fileAccess(h.store, s1, hash)).status).toBe("ok");
-    expect((await h.run("deleteMaterial", bob, { materialId: "m1" })).status).toBe("forbidden");
+    expect(await h.run("deleteMaterial", bob, { materialId: "m1" })).toEqual({
+      status: "not-found",
+      message: "no material m1",
+    });
     expect((await h.run("deleteMaterial", s1, { materialId: "m1" })).status).toBe("forbidden");
     expect((await h.ok("deleteMaterial", alice, { materialId: "m1" })).value).toEqual({ materialId: "m1" });
     expect(await h.store.get("materials", "m1")).toBeUndefined();
     expect(await h.store.list("courseMaterials", "c1/")).toEqual([]);
     expect(await h.store.list("fileRefs", `${hash}/`)).toEqual([]);
     expect((await getMaterial(h.store, s1, "m1")).status).toBe("not-found");
-    expect((await fileAccess(h.store, s1, hash)).status).toBe("forbidden");
+    expect((await fileAccess(h.store, s1, hash)).status).toBe("not-found");
     // The uploader keeps access to their own file; a second delete finds nothing.
     expect((await fileAccess(h.store, alice, hash)).status).toBe("ok");
     expect((await h.run("deleteMaterial", alice, { materialId: "m1" })).status).toBe("not-found");
@@ -231,7 +294,7 @@ describe("submissions", () => {
       fileHashes: [hash],
       comment: "",
     });
-    expect(notEnrolled.status).toBe("forbidden");
+    expect(notEnrolled).toEqual({ status: "not-found", message: "no assignment a1" });
     const s2 = actor("s2", "student");
     const othersFile = await h.run("submit", s2, {
       submissionId: "x2",

@@ -45,14 +45,15 @@ async function gradedSchool() {
 
 describe("grade release hiding on every read path", () => {
   test("before release a student sees no grade anywhere; after release only their own", async () => {
-    const { h, s1, s2, alice } = await gradedSchool();
+    const { h, s1, s2, s3, alice, bob } = await gradedSchool();
     const page = await getCoursePage(h.store, s1, "c1");
     expect(page.status === "ok" && page.value.assignments[0].mine?.grade).toBeUndefined();
     expect(page.status === "ok" && page.value.assignments[0].mine?.submitted).toBe(true);
     expect(await listGrades(h.store, s1, "c1")).toEqual({ status: "ok", value: [] });
     const mine = await listSubmissions(h.store, s1, "a1");
     expect(mine.status === "ok" && mine.value.map((v) => v.grade)).toEqual([undefined]);
-    expect((await getGradeHistory(h.store, s1, "a1", "s1")).status).toBe("forbidden");
+    // Unreleased, the grade (and so its history) does not exist for the student: NOT_FOUND.
+    expect((await getGradeHistory(h.store, s1, "a1", "s1")).status).toBe("not-found");
 
     await h.ok("releaseGrades", alice, { assignmentId: "a1" });
     const released = await getCoursePage(h.store, s1, "c1");
@@ -60,8 +61,14 @@ describe("grade release hiding on every read path", () => {
     const grades = await listGrades(h.store, s1, "c1");
     expect(grades.status === "ok" && grades.value.map((g) => g.studentId)).toEqual(["s1"]);
     expect((await getGradeHistory(h.store, s1, "a1", "s1")).status).toBe("ok");
-    // Another student's history stays closed even after release.
+    // Another student's history stays closed even after release (a classmate knows a1 exists).
     expect((await getGradeHistory(h.store, s2, "a1", "s1")).status).toBe("forbidden");
+    // Outside the course, the assignment itself is hidden.
+    expect(await getGradeHistory(h.store, s3, "a1", "s3")).toEqual({
+      status: "not-found",
+      message: "no assignment a1",
+    });
+    expect((await getGradeHistory(h.store, bob, "a1", "s1")).status).toBe("not-found");
     const s2Grades = await listGrades(h.store, s2, "c1");
     expect(s2Grades).toEqual({ status: "ok", value: [] });
   });
@@ -78,7 +85,7 @@ describe("grade release hiding on every read path", () => {
     expect(await listGrades(h.store, s1, "c1")).toEqual({ status: "ok", value: [] });
     const mine = await listSubmissions(h.store, s1, "a1");
     expect(mine.status === "ok" && mine.value.map((v) => v.grade)).toEqual([undefined]);
-    expect((await getGradeHistory(h.store, s1, "a1", "s1")).status).toBe("forbidden");
+    expect((await getGradeHistory(h.store, s1, "a1", "s1")).status).toBe("not-found");
     // The instructor still sees everything, and releasing again shows the grade again.
     const asOwner = await listGrades(h.store, alice, "c1");
     expect(asOwner.status === "ok" && asOwner.value.map((g) => g.points)).toEqual([7]);
@@ -97,23 +104,28 @@ describe("grade release hiding on every read path", () => {
 });
 
 describe("who sees what", () => {
-  test("a student sees only their own submissions; the owner sees all; others nothing", async () => {
+  test("a student sees only their own submissions; the owner sees all; to others the assignment is hidden", async () => {
     const { h, s1, alice, bob, s3 } = await gradedSchool();
     const mine = await listSubmissions(h.store, s1, "a1");
     expect(mine.status === "ok" && mine.value.map((v) => v.submission.studentId)).toEqual(["s1"]);
     const all = await listSubmissions(h.store, alice, "a1");
     expect(all.status === "ok" && all.value.map((v) => v.submission.studentId).sort()).toEqual(["s1", "s2"]);
-    expect((await listSubmissions(h.store, bob, "a1")).status).toBe("forbidden");
-    expect((await listSubmissions(h.store, s3, "a1")).status).toBe("forbidden");
+    const missing = await listSubmissions(h.store, bob, "a404");
+    expect(missing).toEqual({ status: "not-found", message: "no assignment a404" });
+    expect(await listSubmissions(h.store, bob, "a1")).toEqual({ status: "not-found", message: "no assignment a1" });
+    expect(await listSubmissions(h.store, s3, "a1")).toEqual({ status: "not-found", message: "no assignment a1" });
+    // An admin may know every course exists, so for them it is a refusal, not a secret.
+    expect((await listSubmissions(h.store, actor("admin", "admin"), "a1")).status).toBe("forbidden");
   });
 
-  test("files: the uploader, the course owner, never another student", async () => {
+  test("files: the uploader, the course owner; to anyone else a file answers like a missing one", async () => {
     const { h, h1, s1, s2, alice, bob } = await gradedSchool();
     expect((await fileAccess(h.store, s1, h1)).status).toBe("ok");
     expect(await fileAccess(h.store, alice, h1)).toMatchObject({ status: "ok", value: { name: "work.pdf" } });
-    expect((await fileAccess(h.store, s2, h1)).status).toBe("forbidden");
-    expect((await fileAccess(h.store, bob, h1)).status).toBe("forbidden");
-    expect((await fileAccess(h.store, s1, "0".repeat(64))).status).toBe("not-found");
+    const missing = await fileAccess(h.store, s1, "0".repeat(64));
+    expect(missing).toEqual({ status: "not-found", message: "no such file" });
+    expect(await fileAccess(h.store, s2, h1)).toEqual(missing);
+    expect(await fileAccess(h.store, bob, h1)).toEqual(missing);
   });
 
   test("a material's file is readable by every member of its course", async () => {
@@ -121,7 +133,7 @@ describe("who sees what", () => {
     const sha = await h.upload(alice, "mat-up", new TextEncoder().encode("slides"), "slides.pdf");
     await h.ok("postMaterial", alice, { materialId: "m1", courseId: "c1", title: "Slides", body: "", fileHash: sha });
     expect(await fileAccess(h.store, s1, sha)).toMatchObject({ status: "ok", value: { name: "slides.pdf" } });
-    expect((await fileAccess(h.store, s3, sha)).status).toBe("forbidden");
+    expect((await fileAccess(h.store, s3, sha)).status).toBe("not-found");
   });
 
   test("notes: to one student or to all; others do not see a private note", async () => {
@@ -139,9 +151,15 @@ describe("who sees what", () => {
     const { h, alice, s1, s2 } = await gradedSchool();
     await h.ok("askQuestion", s1, { questionId: "q1", courseId: "c1", text: "How?" });
     await h.ok("askQuestion", s2, { questionId: "q2", courseId: "c1", text: "Why?" });
-    expect((await h.run("answerQuestion", actor("bob", "instructor"), { questionId: "q1", text: "no" })).status).toBe(
-      "forbidden",
-    );
+    expect(await h.run("answerQuestion", actor("bob", "instructor"), { questionId: "q1", text: "no" })).toEqual({
+      status: "not-found",
+      message: "no question q1",
+    });
+    expect((await h.run("answerQuestion", s2, { questionId: "q1", text: "no" })).status).toBe("forbidden");
+    expect((await listQuestions(h.store, actor("bob", "instructor"), "c1")).status).toBe("not-found");
+    expect(
+      (await h.run("askQuestion", actor("s3", "student"), { questionId: "q3", courseId: "c1", text: "?" })).status,
+    ).toBe("not-found");
     await h.ok("answerQuestion", alice, { questionId: "q1", text: "Like this" });
     const s1View = await listQuestions(h.store, s1, "c1");
     expect(s1View.status === "ok" && s1View.value.map((q) => [q.questionId, q.status])).toEqual([["q1", "answered"]]);

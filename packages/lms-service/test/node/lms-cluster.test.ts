@@ -195,8 +195,9 @@ describe("a 3-node LMS cluster over real gRPC on 127.0.0.1", () => {
   it("keeps students out of each other's work", async () => {
     const history = await failure(tara.assignments.getSubmissionHistory({ assignmentId, studentId: samId }));
     expect(history.code).toBe(status.PERMISSION_DENIED);
+    // Another student's file is hidden: NOT_FOUND, as for a file that does not exist (lms.proto).
     const download = await failure(tara.files.download({ fileId: samFileId }));
-    expect(download.code).toBe(status.PERMISSION_DENIED);
+    expect(download.code).toBe(status.NOT_FOUND);
     const listed = await tara.assignments.listSubmissions({ assignmentId });
     expect(listed.submissions).toEqual([]);
     const others = await failure(tara.assignments.listSubmissions({ assignmentId, studentId: samId }));
@@ -219,8 +220,9 @@ describe("a 3-node LMS cluster over real gRPC on 127.0.0.1", () => {
     expect(grade?.points).toBe(9);
     expect(grade?.released).toBe(false);
     expect((await sam.assignments.listGrades({ courseId })).grades).toEqual([]);
+    // Unreleased, the grade does not exist for the student yet: NOT_FOUND (lms.proto).
     const early = await failure(sam.assignments.getGradeHistory({ courseId, assignmentId, studentId: samId }));
-    expect(early.code).toBe(status.PERMISSION_DENIED);
+    expect(early.code).toBe(status.NOT_FOUND);
     expect((await instructor.assignments.listGrades({ courseId })).grades).toHaveLength(1);
   });
 

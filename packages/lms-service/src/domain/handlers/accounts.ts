@@ -1,10 +1,10 @@
 import { type ApplyContext, accepted, type Handler, isRejection, signedIn } from "../apply-context.js";
-import type { BootstrapAdmin, CreateInstructor, RegisterStudent, Role } from "../commands.js";
+import type { BootstrapAdmin, CreateAdmin, CreateInstructor, RegisterStudent, Role } from "../commands.js";
 import { key, prefix } from "../keys.js";
 import type { UserRecord } from "../records.js";
 import { conflict, forbidden, type Rejection } from "../results.js";
 
-type NewAccountCommand = RegisterStudent | CreateInstructor | BootstrapAdmin;
+type NewAccountCommand = RegisterStudent | CreateInstructor | CreateAdmin | BootstrapAdmin;
 
 /** Creates the account, or conflict when the id or (case-folded) username is taken. */
 async function createAccount(
@@ -46,6 +46,15 @@ export const createInstructor: Handler<"createInstructor"> = async (context, com
   if (actor.role !== "admin") return forbidden("only an admin may create instructors");
   const problem = await createAccount(context, command, "instructor", actor.userId);
   return problem ?? accepted("createInstructor", { userId: command.userId });
+};
+
+/** Only an admin creates further admins (the stored role decides, not the token's claim). */
+export const createAdmin: Handler<"createAdmin"> = async (context, command) => {
+  const actor = signedIn(context);
+  if (isRejection(actor)) return actor;
+  if (actor.role !== "admin") return forbidden("only an admin may create admins");
+  const problem = await createAccount(context, command, "admin", actor.userId);
+  return problem ?? accepted("createAdmin", { userId: command.userId });
 };
 
 /** The first admin; refused once an admin exists, so it works exactly once per cluster. */

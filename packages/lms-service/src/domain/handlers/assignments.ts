@@ -1,6 +1,7 @@
 import { accepted, type Handler, isRejection, signedIn } from "../apply-context.js";
+import type { WriteLayer } from "../apply-transaction.js";
 import { isEnrolledStudent, ownedAssignment, ownedCourse } from "../authorization.js";
-import { key } from "../keys.js";
+import { key, prefix } from "../keys.js";
 import type { AttachedFile, GradeRecord, SubmissionRecord } from "../records.js";
 import { conflict, forbidden, invalid, notFound } from "../results.js";
 
@@ -29,6 +30,61 @@ export const createAssignment: Handler<"createAssignment"> = async (context, com
   return accepted("createAssignment", { assignmentId: command.assignmentId });
 };
 
+/** Grades read per page while looking for an assignment's highest grade. */
+const gradePageSize = 500;
+
+/** The highest points given for `assignmentId` so far, or 0 when nobody has a grade yet. */
+async function highestGrade(tx: WriteLayer, assignmentId: string): Promise<number> {
+  let highest = 0;
+  let startAfter: string | undefined;
+  for (;;) {
+    const page = await tx.list("grades", prefix(assignmentId), { startAfter, limit: gradePageSize });
+    for (const { value } of page) highest = Math.max(highest, value.points);
+    if (page.length < gradePageSize) return highest;
+    startAfter = page[page.length - 1]?.key;
+  }
+}
+
+/**
+ * The course owner changes an assignment's title, description, due date or max points; absent
+ * fields keep their value, and an update that names no field is refused (most likely a client bug).
+ *
+ * Two choices, both decided here so every replica agrees:
+ * - A new due date does not recompute the `late` flag of earlier submissions: it records whether
+ *   the work came in after the deadline in force at that moment, which is what the student was
+ *   told when they submitted, and grades may already have been given on that basis. Later
+ *   submissions are judged against the new date.
+ * - `maxPoints` may not drop below the highest grade already given for the assignment (that grade
+ *   would then be out of range on every read path); the owner lowers that grade first.
+ */
+export const updateAssignment: Handler<"updateAssignment"> = async (context, command) => {
+  const actor = signedIn(context);
+  if (isRejection(actor)) return actor;
+  const owned = await ownedAssignment(context.tx, actor, command.assignmentId);
+  if (isRejection(owned)) return owned;
+  const { title, description, dueAt, maxPoints } = command;
+  if (title === undefined && description === undefined && dueAt === undefined && maxPoints === undefined) {
+    return invalid("name at least one field to change: title, description, due date or max points");
+  }
+  const { assignment } = owned;
+  if (maxPoints !== undefined && maxPoints < assignment.maxPoints) {
+    const highest = await highestGrade(context.tx, assignment.assignmentId);
+    if (maxPoints < highest) {
+      return conflict(
+        `max points cannot drop to ${maxPoints}: a student already has ${highest} points; lower that grade first`,
+      );
+    }
+  }
+  context.tx.put("assignments", assignment.assignmentId, {
+    ...assignment,
+    ...(title === undefined ? {} : { title }),
+    ...(description === undefined ? {} : { description }),
+    ...(dueAt === undefined ? {} : { dueAt }),
+    ...(maxPoints === undefined ? {} : { maxPoints }),
+  });
+  return accepted("updateAssignment", { assignmentId: assignment.assignmentId });
+};
+
 /**
  * An enrolled student submits files they uploaded. Every submission is kept as a new version;
  * `late` compares the stamped time with the due date (decided here, identically on every node).
@@ -39,9 +95,9 @@ export const submit: Handler<"submit"> = async (context, command) => {
   if (actor.role !== "student") return forbidden("only students submit");
   const { tx } = context;
   const assignment = await tx.get("assignments", command.assignmentId);
-  if (assignment === undefined) return notFound(`no assignment ${command.assignmentId}`);
-  if (!(await isEnrolledStudent(tx, assignment.courseId, actor.userId))) {
-    return forbidden("you are not enrolled in this course");
+  // Not enrolled: the course and its assignments are hidden, so it answers like a missing one.
+  if (assignment === undefined || !(await isEnrolledStudent(tx, assignment.courseId, actor.userId))) {
+    return notFound(`no assignment ${command.assignmentId}`);
   }
   if ((await tx.get("submissions", command.submissionId)) !== undefined) {
     return conflict(`submission ${command.submissionId} exists`);

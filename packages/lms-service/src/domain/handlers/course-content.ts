@@ -1,5 +1,5 @@
 import { accepted, type Handler, isRejection, signedIn } from "../apply-context.js";
-import { isCourseMember, isEnrolledStudent, ownedCourse } from "../authorization.js";
+import { isCourseMember, isEnrolledStudent, mayKnowCourse, noCourse, ownedCourse } from "../authorization.js";
 import { key } from "../keys.js";
 import type { AttachedFile } from "../records.js";
 import { conflict, forbidden, invalid, notFound } from "../results.js";
@@ -69,7 +69,9 @@ export const deleteMaterial: Handler<"deleteMaterial"> = async (context, command
   const material = await tx.get("materials", command.materialId);
   if (material === undefined) return notFound(`no material ${command.materialId}`);
   const course = await ownedCourse(tx, actor, material.courseId);
-  if (isRejection(course)) return course;
+  // A hidden course hides its materials: the same words as for a missing one.
+  if (isRejection(course))
+    return course.status === "not-found" ? notFound(`no material ${command.materialId}`) : course;
   tx.delete("materials", material.materialId);
   tx.delete("courseMaterials", key(material.courseId, material.materialId));
   if (material.file !== undefined) {
@@ -83,8 +85,9 @@ export const askQuestion: Handler<"askQuestion"> = async (context, command) => {
   const actor = signedIn(context);
   if (isRejection(actor)) return actor;
   const { tx } = context;
-  if ((await tx.get("courses", command.courseId)) === undefined) return notFound(`no course ${command.courseId}`);
+  if ((await tx.get("courses", command.courseId)) === undefined) return noCourse(command.courseId);
   if (!(await isEnrolledStudent(tx, command.courseId, actor.userId))) {
+    if (!(await mayKnowCourse(tx, actor, command.courseId))) return noCourse(command.courseId);
     return forbidden("only students enrolled in the course may ask its instructor");
   }
   if ((await tx.get("questions", command.questionId)) !== undefined) {
@@ -109,7 +112,8 @@ export const answerQuestion: Handler<"answerQuestion"> = async (context, command
   const question = await context.tx.get("questions", command.questionId);
   if (question === undefined) return notFound(`no question ${command.questionId}`);
   const course = await ownedCourse(context.tx, actor, question.courseId);
-  if (isRejection(course)) return course;
+  if (isRejection(course))
+    return course.status === "not-found" ? notFound(`no question ${command.questionId}`) : course;
   if (question.status === "answered") return conflict("the question is already answered");
   context.tx.put("questions", question.questionId, {
     ...question,
@@ -130,8 +134,11 @@ export const recordTutorExchange: Handler<"recordTutorExchange"> = async (contex
     return invalid("a tutor exchange grounded in a material names its course");
   }
   if (command.courseId !== undefined) {
-    if ((await tx.get("courses", command.courseId)) === undefined) return notFound(`no course ${command.courseId}`);
-    if (!(await isCourseMember(tx, actor, command.courseId))) return forbidden("you are not a member of this course");
+    if ((await tx.get("courses", command.courseId)) === undefined) return noCourse(command.courseId);
+    if (!(await isCourseMember(tx, actor, command.courseId))) {
+      if (!(await mayKnowCourse(tx, actor, command.courseId))) return noCourse(command.courseId);
+      return forbidden("you are not a member of this course");
+    }
   }
   if (command.materialId !== undefined) {
     const material = await tx.get("materials", command.materialId);

@@ -1,9 +1,9 @@
-import { accepted, type Handler, isRejection, signedIn } from "../apply-context.js";
+import { type ApplyContext, accepted, type Handler, isRejection, signedIn } from "../apply-context.js";
 import type { WriteLayer } from "../apply-transaction.js";
 import { isEnrolledStudent, ownedCourse } from "../authorization.js";
 import { key } from "../keys.js";
-import type { CourseRecord, MembershipRecord, MembershipSource } from "../records.js";
-import { conflict, forbidden, invalid, notFound } from "../results.js";
+import type { CourseRecord, MembershipRecord, MembershipSource, UserRecord } from "../records.js";
+import { conflict, forbidden, invalid, notFound, type Rejection } from "../results.js";
 
 function addMember(tx: WriteLayer, membership: MembershipRecord): void {
   tx.put("courseMembers", key(membership.courseId, membership.userId), membership);
@@ -14,24 +14,44 @@ function enrol(tx: WriteLayer, courseId: string, userId: string, at: number, sou
   addMember(tx, { courseId, userId, role: "student", since: at, source });
 }
 
-/** An instructor creates a course and owns it. */
+/**
+ * The instructor who will own a new course: the actor when the command names no owner, else the
+ * named instructor, which only an admin may name.
+ */
+async function courseOwner(
+  context: ApplyContext,
+  actor: UserRecord,
+  ownerId: string | undefined,
+): Promise<UserRecord | Rejection> {
+  if (ownerId === undefined) {
+    return actor.role === "instructor" ? actor : forbidden("only instructors create courses");
+  }
+  if (actor.role !== "admin") return forbidden("only an admin may create a course on behalf of an instructor");
+  const owner = await context.tx.get("users", ownerId);
+  if (owner === undefined) return notFound(`instructor_id names no user (${ownerId})`);
+  if (owner.role !== "instructor") return invalid(`instructor_id names ${owner.username}, who is not an instructor`);
+  return owner;
+}
+
+/** An instructor creates a course and owns it, or an admin creates one owned by an instructor. */
 export const createCourse: Handler<"createCourse"> = async (context, command) => {
   const actor = signedIn(context);
   if (isRejection(actor)) return actor;
-  if (actor.role !== "instructor") return forbidden("only instructors create courses");
+  const owner = await courseOwner(context, actor, command.ownerId);
+  if (isRejection(owner)) return owner;
   const { tx } = context;
   if ((await tx.get("courses", command.courseId)) !== undefined) return conflict(`course ${command.courseId} exists`);
   const course: CourseRecord = {
     courseId: command.courseId,
     title: command.title,
     description: command.description,
-    ownerId: actor.userId,
+    ownerId: owner.userId,
     createdAt: command.at,
   };
   tx.put("courses", course.courseId, course);
   addMember(tx, {
     courseId: course.courseId,
-    userId: actor.userId,
+    userId: owner.userId,
     role: "instructor",
     since: command.at,
     source: "owner",
@@ -67,7 +87,7 @@ export const revokeJoinCode: Handler<"revokeJoinCode"> = async (context, command
   const joinCode = await context.tx.get("joinCodes", command.code);
   if (joinCode === undefined) return notFound("no such join code");
   const course = await ownedCourse(context.tx, actor, joinCode.courseId);
-  if (isRejection(course)) return course;
+  if (isRejection(course)) return course.status === "not-found" ? notFound("no such join code") : course;
   if (joinCode.revokedAt === undefined)
     context.tx.put("joinCodes", command.code, { ...joinCode, revokedAt: command.at });
   return accepted("revokeJoinCode", { code: command.code });
@@ -79,12 +99,12 @@ export const joinByCode: Handler<"joinByCode"> = async (context, command) => {
   if (isRejection(actor)) return actor;
   if (actor.role !== "student") return forbidden("only students join courses by code");
   const joinCode = await context.tx.get("joinCodes", command.code);
-  // One answer for unknown, revoked and expired codes: a guesser learns nothing.
-  const live =
-    joinCode !== undefined &&
-    joinCode.revokedAt === undefined &&
-    (joinCode.expiresAt === undefined || command.at < joinCode.expiresAt);
-  if (!live) return notFound("that join code is not valid");
+  if (joinCode === undefined) return notFound("that join code is not valid");
+  // lms.proto: a revoked (or expired) code is FAILED_PRECONDITION, not NOT_FOUND; it names no course.
+  if (joinCode.revokedAt !== undefined) return conflict("that join code was revoked; ask the instructor for a new one");
+  if (joinCode.expiresAt !== undefined && command.at >= joinCode.expiresAt) {
+    return conflict("that join code has expired; ask the instructor for a new one");
+  }
   if (await isEnrolledStudent(context.tx, joinCode.courseId, actor.userId)) {
     return accepted("joinByCode", { courseId: joinCode.courseId, alreadyEnrolled: true });
   }

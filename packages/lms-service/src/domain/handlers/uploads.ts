@@ -3,7 +3,7 @@ import { type ApplyContext, accepted, type Handler, isRejection, signedIn } from
 import type { WriteLayer } from "../apply-transaction.js";
 import { key, prefix } from "../keys.js";
 import type { UploadRecord } from "../records.js";
-import { conflict, forbidden, invalid, notFound, type Rejection } from "../results.js";
+import { conflict, invalid, notFound, type Rejection } from "../results.js";
 
 /** Most chunk entries one upload may have (so a file is never a million one-byte entries). */
 export const maxChunksPerUpload = 1024;
@@ -15,8 +15,8 @@ async function openUpload(context: ApplyContext, uploadId: string): Promise<Uplo
   const actor = signedIn(context);
   if (isRejection(actor)) return actor;
   const upload = await context.tx.get("uploads", uploadId);
-  if (upload === undefined) return notFound(`no upload ${uploadId}`);
-  if (upload.ownerId !== actor.userId) return forbidden("that upload belongs to another user");
+  // Another user's upload answers like a missing one: its id tells nobody else anything.
+  if (upload === undefined || upload.ownerId !== actor.userId) return notFound(`no upload ${uploadId}`);
   if (upload.state !== "open") return conflict(`upload ${uploadId} is ${upload.state}`);
   return upload;
 }
