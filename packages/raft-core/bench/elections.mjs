@@ -122,11 +122,14 @@ async function measureElection(run) {
   return { ms: null, detail: `after crashing ${leader}: ${cluster.describeRoles()}` };
 }
 
-/** One seed: a fresh cluster, a transfer, then a leader crash. */
-async function runTrial(seed, nodes, timing) {
+/**
+ * One seed: a fresh cluster, a transfer, then a leader crash. With `connectionResets` the network
+ * reports a crashed node's reset connections to its peers, as TCP does for a dead process.
+ */
+async function runTrial(seed, nodes, timing, connectionResets = false) {
   const root = Prng.fromSeed(seed);
   const clock = new VirtualClock({ permuteWith: root.fork("scheduler") });
-  const network = new SimNetwork(clock, root.fork("network"));
+  const network = new SimNetwork(clock, root.fork("network"), { reportUnreachable: connectionResets });
   const checker = new ElectionSafetyChecker();
   const cluster = new SimCluster({
     clock,
@@ -197,6 +200,8 @@ export async function runElectionBench({ seeds, paperTimeouts = false, firstSeed
   const scenarios = [
     { name: "5 nodes, defaults", nodes: 5, timing: defaults },
     { name: "3 nodes, defaults", nodes: 3, timing: defaults },
+    // A killed process's connections are reset at once; followers then campaign early.
+    { name: "3 nodes, defaults, connection resets", nodes: 3, timing: defaults, connectionResets: true },
   ];
   // 150-300 ms: 30 election ticks of 5 ms; the paper's heartbeat was half the minimum timeout (75 ms).
   if (paperTimeouts) scenarios.push({ name: "5 nodes, paper timeouts", nodes: 5, timing: timingOf(5, 30, 15) });
@@ -215,7 +220,7 @@ export async function runElectionBench({ seeds, paperTimeouts = false, firstSeed
     const t0 = performance.now();
     for (let i = 0; i < seeds; i++) {
       const seed = firstSeed + i;
-      const trial = await runTrial(seed, scenario.nodes, scenario.timing);
+      const trial = await runTrial(seed, scenario.nodes, scenario.timing, scenario.connectionResets === true);
       transfers.push(trial.transfer.ms);
       elections.push(trial.election.ms);
       for (const v of trial.violations) violations.push(`seed ${seed}: ${v}`);

@@ -458,10 +458,15 @@ export class RaftCore {
     return this.lease.remainingTicks(this.quorum, this.id);
   }
 
-  /** The transport could not reach `peer`: stop pipelining to it until it answers again. */
+  /**
+   * The transport could not reach `peer` (a refused dial, a stream reset). A leader stops
+   * pipelining to it until it answers again. A follower told this of its own leader takes it as
+   * a hint that the leader is gone (see `leaderLost`).
+   */
   reportUnreachable(peer: NodeId): void {
     const pr = this.progress.get(peer);
     if (this.role === "leader" && pr !== undefined && pr.state === "replicate") pr.becomeProbe();
+    else if (this.role === "follower" && peer === this.leader && this.leader !== "") this.leaderLost();
   }
 
   // ---------------------------------------------------------------- Ready
@@ -781,6 +786,24 @@ export class RaftCore {
       if (this.log.entryAt(i).type === "config") return true;
     }
     return false;
+  }
+
+  /**
+   * The connection to our leader broke. A crashed leader's connections are reset at once, long
+   * before an election timeout passes without heartbeats, so the follower forgets the leader and
+   * moves its election timer to the start of its randomized window: it campaigns within [0, T)
+   * ticks instead of [T, 2T), still at a random moment so that followers rarely collide, and
+   * it stops refusing other followers' campaigns (leader stickiness, thesis §4.2.3).
+   *
+   * Only with PreVote and CheckQuorum and without lease reads. PreVote keeps a false alarm (a
+   * stream reset while the leader lives) harmless: the other followers, still hearing the leader,
+   * refuse the pre-vote and no term changes. Lease reads rely on every follower staying sticky for
+   * a full election timeout after hearing the leader, so they rule the hint out.
+   */
+  private leaderLost(): void {
+    if (!this.cfg.preVote || !this.cfg.checkQuorum || this.cfg.readMode === "lease") return;
+    this.setLeader("");
+    if (this.electionElapsed < this.cfg.electionTicks) this.electionElapsed = this.cfg.electionTicks;
   }
 
   private isPromotable(): boolean {

@@ -222,10 +222,24 @@ export class SimNetwork {
     this.cuts.clear();
   }
 
-  /** Marks a node crashed (`true`) or running again (`false`). */
+  /**
+   * Marks a node crashed (`true`) or running again (`false`). With `reportUnreachable`, a crash
+   * also resets the crashed node's connections: every running peer that could reach it hears
+   * `onUnreachable(id)` after `minLatencyMs`, as a TCP reset from a dead process would tell it.
+   */
   setDown(id: NodeId, isDown: boolean): void {
-    if (isDown) this.down.add(id);
-    else this.down.delete(id);
+    if (!isDown) {
+      this.down.delete(id);
+      return;
+    }
+    this.down.add(id);
+    if (!this.settings.reportUnreachable) return;
+    for (const endpoint of [...this.endpoints.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+      if (endpoint.id === id || this.down.has(endpoint.id) || !this.connected(endpoint.id, id)) continue;
+      this.clock.setTimer(this.settings.minLatencyMs, () => {
+        if (!endpoint.stopped) endpoint.handler?.onUnreachable?.(id);
+      });
+    }
   }
 
   isDown(id: NodeId): boolean {

@@ -100,6 +100,12 @@ export interface SimulationOptions {
   /** How nodes confirm reads: "read-index" (default) or "lease" (design rule 7). */
   readonly readMode?: ReadMode;
   /**
+   * Model connection resets (default false): a message that cannot leave, and every connection of
+   * a node that crashes, is reported to the sender as unreachable, as a refused or reset TCP
+   * connection would be. Followers then learn of a crashed leader before an election timeout.
+   */
+  readonly connectionResets?: boolean;
+  /**
    * Largest clock-rate error per node, in thousandths (default 0): each node's clock runs at a
    * fixed rate in [1000 - drift, 1000 + drift]. Lease reads are safe while the drift stays within
    * what `leaseDriftTicks` allows (10% of the election timeout by default).
@@ -142,6 +148,7 @@ export interface ResolvedSimulationOptions {
   readonly sessions: boolean;
   readonly sessionDedupe: boolean;
   readonly readMode: ReadMode;
+  readonly connectionResets: boolean;
   readonly clockDriftPermille: number;
 }
 
@@ -287,6 +294,7 @@ export async function runSimulationDetailed(options: SimulationOptions): Promise
   const network = new SimNetwork(clock, root.fork("network"), {
     minLatencyMs: resolved.minLatencyMs,
     maxLatencyMs: resolved.maxLatencyMs,
+    reportUnreachable: resolved.connectionResets,
     onDeliver: (message, _from, atMs) => trace.message(message, atMs),
   });
   const cluster = new SimCluster({
@@ -623,6 +631,7 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
     sessions: options.sessions ?? true,
     sessionDedupe: options.sessionDedupe ?? true,
     readMode: options.readMode ?? "read-index",
+    connectionResets: options.connectionResets ?? false,
     clockDriftPermille: options.clockDriftPermille ?? 0,
   };
   if (resolved.readMode !== "read-index" && resolved.readMode !== "lease") {

@@ -279,10 +279,14 @@ describe("SimNetwork crashed nodes and incarnations", () => {
     const n1 = network.endpoint("n1");
     n1.start({ onMessage: () => {}, onUnreachable: (peer) => unreachable.push(peer) });
     network.setDown("n2", true);
+    // The crash resets n2's connections: n1 hears of it without sending anything.
+    await clock.runUntil(10);
+    expect(unreachable).toEqual(["n2"]);
     n1.send(heartbeat("n1", "n2"));
     n1.send(heartbeat("n1", "n3"));
     await clock.runUntil(20);
-    expect(unreachable).toEqual(["n2"]);
+    // The refused send to n2 is reported too; n3 is up (its message is merely undeliverable).
+    expect(unreachable).toEqual(["n2", "n2"]);
     expect(transports.size).toBe(3);
   });
 });
