@@ -9,6 +9,9 @@ import { forbidden, notFound, type Rejection } from "./results.js";
  * - an instructor acts only on courses they own (admins included: owning is not a role);
  * - a student acts only in courses they are enrolled in, and sees only their own work;
  * - admin-only commands check the stored role;
+ * - an admin reads every course itself (lms.proto: ListCourses "Admin: every course", GetCourse
+ *   "Enrolled student, owning instructor or admin"), but not what is inside it (assignments,
+ *   submissions, grades...), whose reads lms.proto opens to members only;
  * - an object the caller may not know exists (a course they are not a member of, and everything in
  *   it; another user's upload; a file they may not read) answers exactly as a missing one does, so
  *   nobody can probe for ids (lms.proto: NOT_FOUND). A caller who may know it exists but may not do
@@ -55,6 +58,11 @@ export async function ownedAssignment(
   // A hidden course hides its assignments too, in the words used for a missing one.
   if (isRejection(course)) return course.status === "not-found" ? notFound(`no assignment ${assignmentId}`) : course;
   return { assignment, course };
+}
+
+/** True when `user` may read the course record itself (GetCourse): an admin or a member of it. */
+export async function mayReadCourse(reader: LmsReader, user: UserRecord, courseId: string): Promise<boolean> {
+  return user.role === "admin" || (await isCourseMember(reader, user, courseId));
 }
 
 /** True when `userId` is enrolled as a student of `courseId`. */

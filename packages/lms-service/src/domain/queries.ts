@@ -1,7 +1,14 @@
 import type { FileStore } from "../store/file-store.js";
 import type { Keyed, LmsReader } from "../store/lms-store.js";
 import { isRejection } from "./apply-context.js";
-import { isCourseMember, isEnrolledStudent, mayKnowCourse, noCourse, ownedCourse } from "./authorization.js";
+import {
+  isCourseMember,
+  isEnrolledStudent,
+  mayKnowCourse,
+  mayReadCourse,
+  noCourse,
+  ownedCourse,
+} from "./authorization.js";
 import type { Actor, Role } from "./commands.js";
 import { toCsv } from "./csv.js";
 import { key, prefix } from "./keys.js";
@@ -53,9 +60,12 @@ export interface LoginRecord extends PublicUser {
   readonly passwordHash: string;
 }
 
+/** How a viewer sees a course: as its owner or student, or as an admin who is no member of it. */
+export type CourseViewerRole = MembershipRecord["role"] | "admin";
+
 export interface CourseSummary {
   readonly course: CourseRecord;
-  readonly role: MembershipRecord["role"];
+  readonly role: CourseViewerRole;
 }
 
 /** A student's status on one assignment. */
@@ -177,10 +187,14 @@ export async function isTokenRevoked(reader: LmsReader, tokenId: string): Promis
   return (await reader.get("revokedTokens", tokenId)) !== undefined;
 }
 
-/** The courses the actor owns or is enrolled in. */
+/**
+ * The courses the actor owns or is enrolled in; for an admin every course (lms.proto ListCourses),
+ * with the admin's own membership role where they have one.
+ */
 export async function listMyCourses(reader: LmsReader, actor: Actor): Promise<QueryResult<CourseSummary[]>> {
   const user = await storedActor(reader, actor);
   if (isRejection(user)) return user;
+  if (user.role === "admin") return ok(await everyCourse(reader, user));
   const memberships = await listAll(reader, "userCourses", prefix(user.userId));
   const summaries: CourseSummary[] = [];
   for (const { value } of memberships) {
@@ -188,6 +202,15 @@ export async function listMyCourses(reader: LmsReader, actor: Actor): Promise<Qu
     if (course !== undefined) summaries.push({ course, role: value.role });
   }
   return ok(summaries);
+}
+
+async function everyCourse(reader: LmsReader, admin: UserRecord): Promise<CourseSummary[]> {
+  const summaries: CourseSummary[] = [];
+  for (const { value: course } of await listAll(reader, "courses", "")) {
+    const membership = await membershipOf(reader, admin, course.courseId);
+    summaries.push({ course, role: membership?.role ?? "admin" });
+  }
+  return summaries;
 }
 
 async function membershipOf(reader: LmsReader, user: UserRecord, courseId: string) {
@@ -220,6 +243,23 @@ export async function getCourseSummary(
   const member = await courseMember(reader, actor, courseId);
   if (isRejection(member)) return member;
   return ok({ course: member.course, role: member.membership.role });
+}
+
+/**
+ * The course record for GetCourse: its members and, as lms.proto documents, any admin (who sees it
+ * with role "admin" unless they are a member). Reads of what is inside a course stay members-only.
+ */
+export async function getCourse(
+  reader: LmsReader,
+  actor: Actor,
+  courseId: string,
+): Promise<QueryResult<CourseSummary>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const course = await reader.get("courses", courseId);
+  if (course === undefined || !(await mayReadCourse(reader, user, courseId))) return noCourse(courseId);
+  const membership = await membershipOf(reader, user, courseId);
+  return ok({ course, role: membership?.role ?? "admin" });
 }
 
 /** The course, the stored actor and their membership: the authorisation every course read shares. */

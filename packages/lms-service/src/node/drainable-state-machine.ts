@@ -12,6 +12,11 @@ export class DrainableStateMachine implements StateMachine<LmsApplyResult> {
     private readonly inner: LmsStateMachine,
     /** Told how many entries each successful `apply` applied (metrics). */
     private readonly onApplied: (count: number) => void = () => {},
+    /**
+     * Told after each successful `restore`: a snapshot carries the records naming files but not
+     * the files, which the node then copies from its peers (files/missing-file-fetcher.ts).
+     */
+    private readonly onRestored: () => void = () => {},
   ) {}
 
   apply(entries: readonly Entry[]): Promise<LmsApplyResult[]> {
@@ -36,7 +41,11 @@ export class DrainableStateMachine implements StateMachine<LmsApplyResult> {
   }
 
   restore(meta: SnapshotMeta, data: AsyncIterable<Uint8Array>): Promise<void> {
-    return this.track(this.inner.restore(meta, data));
+    return this.track(
+      this.inner.restore(meta, data).then(() => {
+        this.onRestored();
+      }),
+    );
   }
 
   /** Resolves once the apply or restore running now (if any) has settled. */

@@ -7,6 +7,10 @@ import { LevelStorage } from "@lectern/raft-core/level";
 import { LoginLimiter } from "../auth/login-limiter.js";
 import { TokenService } from "../auth/tokens.js";
 import { type LmsApplyResult, LmsStateMachine } from "../domain/lms-state-machine.js";
+import { missingFiles } from "../domain/queries.js";
+import { MissingFileFetcher } from "../files/missing-file-fetcher.js";
+import { PeerFileClient, type PeerFileSource } from "../files/peer-file-client.js";
+import { addPeerFilesService } from "../files/peer-file-service.js";
 import { NodeMetrics } from "../ops/node-metrics.js";
 import { createNodeLogger } from "../ops/pino-logger.js";
 import type { PeerAddress } from "../peers.js";
@@ -122,6 +126,9 @@ export class LmsNode {
   private recorder: MemberRecorder | undefined;
   private joinWatch: NodeJS.Timeout | undefined;
   private peerKeeper: NodeJS.Timeout | undefined;
+  /** Copies files this node lacks (after a snapshot restore, or a crash mid-copy) from peers. */
+  private fileFetcher: MissingFileFetcher | undefined;
+  private peerFileClient: PeerFileClient | undefined;
 
   private constructor(
     readonly nodeId: string,
@@ -181,9 +188,11 @@ export class LmsNode {
     parts.store = store;
     const files = await FileStore.open(config.fileStorageDir, { maxFileBytes: config.maxFileBytes });
     const metrics = options.metrics ?? new NodeMetrics();
+    let fileFetcher: MissingFileFetcher | undefined;
     const stateMachine = new DrainableStateMachine(
       new LmsStateMachine({ store, files, maxFileBytes: config.maxFileBytes }),
       (count) => metrics.entriesApplied(count),
+      () => fileFetcher?.request("snapshot restored"),
     );
 
     // The transport and the services ask Raft for the configuration in the log; until Raft runs
@@ -262,6 +271,26 @@ export class LmsNode {
     parts.server = server;
     addRaftPeerService(server, transport);
     addLmsServices(server, context, spoolDirectory);
+    addPeerFilesService(server, {
+      nodeId: config.nodeId,
+      clusterId,
+      clusterSecret: secrets.clusterSecret,
+      files,
+      isMember,
+      logger,
+    });
+    const peerFileClient = new PeerFileClient({
+      selfId: config.nodeId,
+      clusterId,
+      clusterSecret: secrets.clusterSecret,
+    });
+    fileFetcher = new MissingFileFetcher({
+      files,
+      listMissing: () => missingFiles(store, files),
+      peers: () => filePeers(config.nodeId, raft, config.peers.keys(), addressOf),
+      fetch: (peer, sha256, signal) => peerFileClient.fetch(peer, sha256, signal),
+      logger,
+    });
     const address = formatAddress(config.listen);
     await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) =>
@@ -283,6 +312,10 @@ export class LmsNode {
       metrics,
     );
     node.keepPeersConnected(config.peers.keys());
+    node.fileFetcher = fileFetcher;
+    node.peerFileClient = peerFileClient;
+    // A node that crashed while copying files (or before it began) still lacks some.
+    fileFetcher.request("node start");
     if (options.onFatal !== undefined) node.watchForFatalError(options.onFatal);
     if (options.join === true) node.watchJoin(joinMarkerFile(config.dataDir));
     if (options.recordMembers ?? true) {
@@ -356,6 +389,8 @@ export class LmsNode {
     await this.raft.stop();
     await drained;
     await this.stateMachine.drained();
+    await this.fileFetcher?.stop();
+    this.peerFileClient?.close();
     await this.parts.store
       .close()
       .catch((error: unknown) => this.logger.error({ err: String(error) }, "store close failed"));
@@ -363,6 +398,26 @@ export class LmsNode {
     await this.parts.tutor?.close().catch(() => {});
     this.logger.info({}, graceful ? "node stopped" : "node killed");
   }
+}
+
+/** The other members (the configuration in the log, PEERS until there is one) with their addresses. */
+function filePeers(
+  selfId: string,
+  raft: RaftServer<LmsApplyResult> | undefined,
+  bootstrapPeers: Iterable<string>,
+  addressOf: (id: string) => string | undefined,
+): PeerFileSource[] {
+  const status = raft === undefined ? undefined : safeStatus(raft);
+  const members =
+    status === undefined || (status.voters.length === 0 && status.learners.length === 0)
+      ? [...bootstrapPeers]
+      : [...status.voters, ...status.outgoingVoters, ...status.learners];
+  const sources: PeerFileSource[] = [];
+  for (const id of new Set(members)) {
+    const address = id === selfId ? undefined : addressOf(id);
+    if (address !== undefined) sources.push({ id, address });
+  }
+  return sources;
 }
 
 function safeStatus(raft: RaftServer<LmsApplyResult>) {

@@ -13,6 +13,8 @@ export type LecternErrorCode =
   | "READ_FAILED"
   | "TUTOR_UNAVAILABLE"
   | "FILE_TOO_LARGE"
+  /** UNAVAILABLE: the file exists in the cluster but this node has not copied it yet (after a snapshot). */
+  | "FILE_NOT_YET_COPIED"
   | "RATE_LIMITED";
 
 /** Trailer names of lms.proto's error convention. */

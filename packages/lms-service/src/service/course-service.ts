@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { usernamePattern } from "../domain/identifiers.js";
-import { getCoursePage, getCourseSummary, listMyCourses } from "../domain/queries.js";
+import { getCourse, getCoursePage, listMyCourses } from "../domain/queries.js";
 import type { CourseServiceServer } from "../gen/lms.js";
 import { invalidArgument, LmsCallError } from "./call-error.js";
 import {
@@ -83,7 +83,7 @@ export function courseService(context: LmsServiceContext): CourseServiceServer {
       const caller = await authenticate(context, call.metadata);
       const courseId = requiredId("course_id", request.courseId);
       await readBarrier(context, request.consistency);
-      const { course } = queried(await getCourseSummary(context.store, caller.actor, courseId));
+      const { course } = queried(await getCourse(context.store, caller.actor, courseId));
       return {
         course: await toCourse(context.store, course),
         instructor: await loadUser(context.store, course.ownerId),

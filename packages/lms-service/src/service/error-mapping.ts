@@ -33,6 +33,8 @@ const retryableLecternCodes: ReadonlySet<LecternErrorCode> = new Set([
   "OVERLOADED",
   "STOPPED",
   "READ_FAILED",
+  // The leader sent the snapshot this node restored from, so it is a good node to ask instead.
+  "FILE_NOT_YET_COPIED",
 ]);
 
 /**

@@ -195,7 +195,13 @@ export function fileService(context: LmsServiceContext, spoolDirectory: string):
       await readBarrier(context, request.consistency);
       const file = queried(await fileAccess(context.store, caller.actor, request.fileId));
       if (!(await context.files.has(file.sha256))) {
-        throw new LmsCallError(status.UNAVAILABLE, "this node does not hold the file yet; try another node", "STOPPED");
+        // A node that installed a snapshot copies the files it names from its peers afterwards
+        // (files/missing-file-fetcher.ts); until then another node can serve the file.
+        throw new LmsCallError(
+          status.UNAVAILABLE,
+          `file ${file.sha256} is not yet copied to this node; retry shortly, or ask another node`,
+          "FILE_NOT_YET_COPIED",
+        );
       }
       const stream = createReadStream(context.files.pathOf(file.sha256), { highWaterMark: downloadChunkBytes });
       try {

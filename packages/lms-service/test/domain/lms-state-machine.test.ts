@@ -151,10 +151,25 @@ describe("courses and enrolment", () => {
       ["not-found", await h.run("createCourse", admin, body("c8", "nobody"))],
       ["invalid", await h.run("createCourse", admin, body("c8", "s1"))],
       ["invalid", await h.run("createCourse", admin, body("c8", "admin"))],
-      ["forbidden", await h.run("createCourse", admin, { courseId: "c8", title: "Mine", description: "" })],
+      ["forbidden", await h.run("createCourse", s1, { courseId: "c8", title: "Mine", description: "" })],
     ];
     for (const [expected, result] of refusals) expect(result.status).toBe(expected);
     expect(await h.store.get("courses", "c8")).toBeUndefined();
+  });
+
+  test("an admin who names no instructor owns the course (lms.proto CreateCourse: the caller owns it)", async () => {
+    const h = await Harness.memory(cleanup);
+    const { admin, alice } = await seedSchool(h);
+    await h.ok("createCourse", admin, { courseId: "c8", title: "Staff", description: "" });
+    expect(await h.store.get("courses", "c8")).toMatchObject({ ownerId: "admin", title: "Staff" });
+    expect(await h.store.get("courseMembers", key("c8", "admin"))).toMatchObject({
+      role: "instructor",
+      source: "owner",
+    });
+    // Owning it, the admin acts as its instructor; another instructor may not.
+    await h.ok("createJoinCode", admin, { courseId: "c8", code: "STAFF1" });
+    await h.ok("enrolStudent", admin, { courseId: "c8", studentId: "s1" });
+    expect((await h.run("createJoinCode", alice, { courseId: "c8", code: "STAFF2" })).status).toBe("not-found");
   });
 
   test("students join with a live code; revoked and expired codes fail a precondition, unknown ones are not found", async () => {

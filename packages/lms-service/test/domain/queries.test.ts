@@ -3,7 +3,9 @@ import { csvCell, toCsv } from "../../src/domain/csv.js";
 import {
   exportGradesCsv,
   fileAccess,
+  getCourse,
   getCoursePage,
+  getCourseSummary,
   getGradeHistory,
   getUserForLogin,
   listGrades,
@@ -182,6 +184,49 @@ describe("who sees what", () => {
     expect(teachers.status === "ok" && teachers.value.map((u) => u.userId)).toEqual(["alice", "bob"]);
     const courses = await listMyCourses(h.store, s1);
     expect(courses.status === "ok" && courses.value.map((c) => c.course.courseId)).toEqual(["c1"]);
+  });
+});
+
+describe("admins and courses (lms.proto ListCourses, GetCourse)", () => {
+  test("an admin lists every course and reads any course, as role admin where not a member", async () => {
+    const { h, admin } = await gradedSchool();
+    const all = await listMyCourses(h.store, admin);
+    expect(all.status === "ok" && all.value.map((c) => [c.course.courseId, c.role])).toEqual([
+      ["c1", "admin"],
+      ["c2", "admin"],
+    ]);
+    expect(await getCourse(h.store, admin, "c2")).toMatchObject({
+      status: "ok",
+      value: { course: { courseId: "c2", ownerId: "bob" }, role: "admin" },
+    });
+    expect(await getCourse(h.store, admin, "c404")).toEqual({ status: "not-found", message: "no course c404" });
+  });
+
+  test("a course an admin owns is listed with the owner's role", async () => {
+    const { h, admin } = await gradedSchool();
+    await h.ok("createCourse", admin, { courseId: "c0", title: "Staff", description: "" });
+    const all = await listMyCourses(h.store, admin);
+    expect(all.status === "ok" && all.value.map((c) => [c.course.courseId, c.role])).toEqual([
+      ["c0", "instructor"],
+      ["c1", "admin"],
+      ["c2", "admin"],
+    ]);
+    expect(await getCourse(h.store, admin, "c0")).toMatchObject({ status: "ok", value: { role: "instructor" } });
+  });
+
+  test("everyone else still reads only their own courses; what is inside a course stays members-only", async () => {
+    const { h, admin, alice, bob, s1, s3 } = await gradedSchool();
+    expect((await getCourse(h.store, s1, "c1")).status).toBe("ok");
+    expect((await getCourse(h.store, alice, "c1")).status).toBe("ok");
+    // Not a member: the course answers as a missing one does.
+    expect(await getCourse(h.store, bob, "c1")).toEqual({ status: "not-found", message: "no course c1" });
+    expect(await getCourse(h.store, s3, "c1")).toEqual({ status: "not-found", message: "no course c1" });
+    const bobs = await listMyCourses(h.store, bob);
+    expect(bobs.status === "ok" && bobs.value.map((c) => c.course.courseId)).toEqual(["c2"]);
+    // The course page (assignments, materials, notes) and the member summary GetAssignment uses
+    // are documented as "enrolled student or owning instructor": an admin is refused there.
+    expect((await getCoursePage(h.store, admin, "c1")).status).toBe("forbidden");
+    expect((await getCourseSummary(h.store, admin, "c1")).status).toBe("forbidden");
   });
 });
 

@@ -48,6 +48,8 @@ export interface ClusterOptions {
   readonly size?: number;
   readonly ollamaUrl?: string;
   readonly maxFileBytes?: number;
+  /** Raft timing over {@link testRaftTuning} (e.g. a small `snapshotEveryEntries`). */
+  readonly raft?: RaftTuning;
 }
 
 /** Short elections so a test sees a new leader within about a second. */
@@ -97,7 +99,12 @@ export class TestCluster {
     });
     const logger = new MemoryLogger(id);
     this.loggers.set(id, logger);
-    const node = await LmsNode.start({ config, secrets: this.secrets, logger, raft: testRaftTuning });
+    const node = await LmsNode.start({
+      config,
+      secrets: this.secrets,
+      logger,
+      raft: { ...testRaftTuning, ...this.options.raft },
+    });
     this.nodes.set(id, node);
     return node;
   }

@@ -63,18 +63,6 @@ function publishedPorts(service: { [key: string]: YamlValue }): string[] {
   });
 }
 
-/** The names other containers reach a service by: its network aliases on the default network. */
-function aliasesOf(service: { [key: string]: YamlValue }): string[] {
-  const networks = asMap(service.networks, "networks");
-  const aliases = asMap(networks.default, "networks.default").aliases;
-  if (Array.isArray(aliases)) return aliases.map(String);
-  // As written in the file: a flow sequence kept as raw text.
-  return String(aliases)
-    .replace(/^\[|\]$/g, "")
-    .split(",")
-    .map((alias) => alias.trim());
-}
-
 const dockerCompose = findDockerCompose();
 if (dockerCompose === undefined) {
   console.log(
@@ -133,10 +121,11 @@ describe("docker-compose.yml", { timeout: composeTimeoutMs }, () => {
       expect(config.mongoUri).toMatch(/^mongodb:\/\/mongodb:/);
       expect(config.ollamaUrl).toMatch(/^http:\/\/ollama:/);
       expect(config.ollamaModel).toBe(DEFAULT_OLLAMA_MODEL);
-      // PEERS lists exactly the node services, each at a network alias of that service (host
-      // names take no underscores, service names do).
+      // PEERS lists exactly the node services, each reached by its service name (Docker's DNS
+      // resolves it, and PEERS accepts its underscores), so no service needs a network alias.
       expect([...config.peers.keys()].sort()).toEqual(nodeServices);
-      for (const [id, address] of config.peers) expect(aliasesOf(asMap(services[id], id))).toContain(address.host);
+      for (const [id, address] of config.peers) expect(address.host).toBe(id);
+      expect(asMap(services[name], name).networks).toBeUndefined();
       // Other containers reach the operations server (fresh-start probes use the gRPC port + 1000).
       expect(config.httpHost).toBe("0.0.0.0");
       expect(config.httpPort).toBe(config.listen.port + 1000);
@@ -150,9 +139,9 @@ describe("docker-compose.yml", { timeout: composeTimeoutMs }, () => {
     const env = environmentOf(asMap(services.web, "web"));
     const known = envNamesReadBy("packages/web/src/main.ts");
     for (const key of Object.keys(env)) expect(known, `web sets ${key}, which the web main never reads`).toContain(key);
+    // The same id=host:port entries as the nodes' PEERS, parsed by the same rules.
     const peers = parsePeers(environmentOf(asMap(services.lms_server_1, "lms_server_1")).PEERS);
-    const expected = [...peers.values()].map((address) => `${address.host}:${address.port}`);
-    expect(env.LMS_NODES.split(",").sort()).toEqual(expected.sort());
+    expect([...parsePeers(env.LMS_NODES)].sort()).toEqual([...peers].sort());
     expect(env.PORT).toBe("5000");
   });
 

@@ -197,6 +197,26 @@ describe("LMS RPCs over real gRPC", () => {
     });
   });
 
+  describe("admins and courses, as lms.proto documents them", () => {
+    it("an admin without instructor_id owns the course it creates, and reads every course", async () => {
+      const adminId = (await admin.auth.whoAmI({})).user?.id ?? "";
+      const { course } = await admin.courses.createCourse({ idempotencyKey: freshKey(), title: "Ops" });
+      expect(course).toMatchObject({ title: "Ops", instructorId: adminId });
+      // GetCourse on a course the admin is no member of: allowed ("Enrolled student, owning instructor or admin").
+      const read = await admin.courses.getCourse({ courseId });
+      expect(read.course).toMatchObject({ id: courseId, instructorId: inesId, studentCount: 2 });
+      expect(read.instructor?.id).toBe(inesId);
+      // ListCourses: "Admin: every course".
+      const listed = (await admin.courses.listCourses({})).courses.map((listed) => listed.id);
+      expect(listed).toEqual(expect.arrayContaining([courseId, course?.id]));
+      // Nobody else gained anything: a student still cannot create a course, and another
+      // instructor still does not see Ines's course.
+      expect((await failure(sam.courses.createCourse({ title: "Mine" }))).code).toBe(status.PERMISSION_DENIED);
+      expect((await failure(otto.courses.getCourse({ courseId }))).code).toBe(status.NOT_FOUND);
+      expect((await otto.courses.listCourses({})).courses.map((listed) => listed.id)).not.toContain(course?.id);
+    });
+  });
+
   describe("status codes as lms.proto documents them", () => {
     it("a revoked join code fails a precondition; an unknown one is not found", async () => {
       const { joinCode } = await ines.courses.createJoinCode({ courseId });

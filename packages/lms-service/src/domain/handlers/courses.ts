@@ -15,8 +15,9 @@ function enrol(tx: WriteLayer, courseId: string, userId: string, at: number, sou
 }
 
 /**
- * The instructor who will own a new course: the actor when the command names no owner, else the
- * named instructor, which only an admin may name.
+ * The user who will own a new course: the actor (an instructor or an admin) when the command names
+ * no owner, else the named instructor, which only an admin may name (lms.proto CreateCourse: "the
+ * caller (or `instructor_id`, admins only) owns it").
  */
 async function courseOwner(
   context: ApplyContext,
@@ -24,7 +25,7 @@ async function courseOwner(
   ownerId: string | undefined,
 ): Promise<UserRecord | Rejection> {
   if (ownerId === undefined) {
-    return actor.role === "instructor" ? actor : forbidden("only instructors create courses");
+    return actor.role === "student" ? forbidden("only instructors and admins create courses") : actor;
   }
   if (actor.role !== "admin") return forbidden("only an admin may create a course on behalf of an instructor");
   const owner = await context.tx.get("users", ownerId);
@@ -33,7 +34,7 @@ async function courseOwner(
   return owner;
 }
 
-/** An instructor creates a course and owns it, or an admin creates one owned by an instructor. */
+/** An instructor or admin creates a course and owns it, or an admin creates one owned by an instructor. */
 export const createCourse: Handler<"createCourse"> = async (context, command) => {
   const actor = signedIn(context);
   if (isRejection(actor)) return actor;
