@@ -30,6 +30,8 @@ export const minCookieSecretChars = 32;
 export const defaultLoginAttemptsPerMinute = 10;
 /** How often the cluster page asks for fresh status. */
 export const defaultClusterPollIntervalMs = 500;
+/** Verified session cookies remembered, least recently used first out. */
+export const verifiedSessionCacheSize = 10_000;
 /** Largest urlencoded form body. */
 export const maxFormBodyBytes = 256 * 1024;
 
@@ -101,6 +103,11 @@ export async function buildApp(options: WebAppOptions): Promise<FastifyInstance>
   await app.register(fastifyJwt, {
     secret: derivedSecret(options.cookieSecret, "session"),
     sign: { algorithm: "HS256" },
+    // Every page reads the session cookie. A verified cookie is remembered (keyed by a hash of it)
+    // until it expires, so a user's next pages skip the HMAC check; a forged or altered cookie is
+    // a different key and is verified in full. Only the algorithm the web front signs with is
+    // accepted.
+    verify: { algorithms: ["HS256"], cache: verifiedSessionCacheSize },
   });
   await app.register(fastifyFormbody, { bodyLimit: maxFormBodyBytes });
   await app.register(fastifyCsrfProtection, {

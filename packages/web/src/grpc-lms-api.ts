@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { LmsClient, type RetryEvent } from "@lectern/lms-service";
-import { mapErrors, toApiError } from "./grpc/api-errors.js";
+import { clusterUnavailableMessage, mapErrors, toApiError } from "./grpc/api-errors.js";
 import { mergeClusterStatus, type NodeAnswer, unaskedMemberAddresses } from "./grpc/cluster-view.js";
 import { derivedIdempotencyKey } from "./grpc/idempotency.js";
 import { needsGradingOf } from "./grpc/needs-grading.js";
@@ -9,6 +9,7 @@ import { collectPages } from "./grpc/paging.js";
 import {
   assignmentFromProto,
   courseFromProto,
+  feedbackNoteFromProto,
   fileFromProto,
   gradeChangeFromProto,
   gradeFromProto,
@@ -19,6 +20,7 @@ import {
   required,
   roleToProto,
   submissionFromProto,
+  tutorExchangeFromProto,
   userFromProto,
 } from "./grpc/proto-mapping.js";
 import { readStream, streamRest } from "./grpc/streams.js";
@@ -29,6 +31,7 @@ import {
   type Course,
   type CourseDetail,
   type CsvExport,
+  type FeedbackNote,
   type FileDownload,
   type Grade,
   type GradeChange,
@@ -43,6 +46,7 @@ import {
   type Session,
   type SpooledFile,
   type Submission,
+  type TutorExchange,
   type User,
 } from "./lms-api.js";
 
@@ -54,6 +58,10 @@ export const defaultStreamTimeoutMs = 120_000;
 export const defaultStatusTimeoutMs = 1_000;
 /** Courses whose lists are fetched at once while computing the needs-grading queue. */
 export const needsGradingParallelCourses = 8;
+/** Deadline of a leadership transfer (the service waits up to 10 s for the target to take over). */
+export const transferLeadershipTimeoutMs = 15_000;
+/** Times a leadership transfer looks the leader up again after asking a node that no longer leads. */
+export const maxTransferAttempts = 2;
 /** Per-token clients kept for reuse (they share the channels; this only saves rebuilding them). */
 export const maxCachedTokenClients = 1_000;
 
@@ -283,6 +291,38 @@ class GrpcLmsApiClient implements GrpcLmsApi {
     );
   }
 
+  deleteMaterial(token: string, input: { idempotencyKey: string; materialId: string }): Promise<void> {
+    return mapErrors(async () => {
+      await this.as(token).content.deleteMaterial(input);
+    });
+  }
+
+  postFeedback(
+    token: string,
+    input: { idempotencyKey: string; courseId: string; studentId?: string; text: string },
+  ): Promise<FeedbackNote> {
+    return mapErrors(async () => {
+      const response = await this.as(token).content.postFeedback({ ...input, studentId: input.studentId ?? "" });
+      return feedbackNoteFromProto(response.note);
+    });
+  }
+
+  listFeedback(token: string, input: { courseId: string; studentId?: string }): Promise<FeedbackNote[]> {
+    const content = this.as(token).content;
+    return mapErrors(async () =>
+      (
+        await collectPages(async (page) => {
+          const response = await content.listFeedback({
+            courseId: input.courseId,
+            studentId: input.studentId ?? "",
+            ...page,
+          });
+          return { items: response.notes, nextPageToken: response.nextPageToken };
+        })
+      ).map((note) => feedbackNoteFromProto(note)),
+    );
+  }
+
   askQuestion(token: string, input: { idempotencyKey: string; courseId: string; text: string }): Promise<Question> {
     return mapErrors(async () => questionFromProto((await this.as(token).content.askQuestion(input)).question));
   }
@@ -461,14 +501,18 @@ class GrpcLmsApiClient implements GrpcLmsApi {
   }
 
   /**
-   * lms.proto has no needs-grading RPC: for each course (the one asked for, else every course the
-   * caller owns) this lists assignments, latest attempts and grades, a few courses at a time.
+   * lms.proto has no needs-grading RPC: for each course (the one asked for, else the given courses,
+   * else every course the caller owns) this lists assignments, latest attempts and grades, a few
+   * courses at a time.
    */
-  async listNeedsGrading(token: string, input: { courseId?: string }): Promise<NeedsGradingItem[]> {
+  async listNeedsGrading(
+    token: string,
+    input: { courseId?: string; courses?: readonly Course[] },
+  ): Promise<NeedsGradingItem[]> {
     const courses =
-      input.courseId === undefined || input.courseId === ""
-        ? await this.listCourses(token)
-        : [(await this.getCourse(token, { courseId: input.courseId })).course];
+      input.courseId !== undefined && input.courseId !== ""
+        ? [(await this.getCourse(token, { courseId: input.courseId })).course]
+        : (input.courses ?? (await this.listCourses(token)));
     const items: NeedsGradingItem[] = [];
     for (let start = 0; start < courses.length; start += needsGradingParallelCourses) {
       const batch = courses.slice(start, start + needsGradingParallelCourses);
@@ -561,6 +605,18 @@ class GrpcLmsApiClient implements GrpcLmsApi {
     };
   }
 
+  listTutorExchanges(token: string): Promise<TutorExchange[]> {
+    const tutor = this.as(token).tutor;
+    return mapErrors(async () =>
+      (
+        await collectPages(async (page) => {
+          const response = await tutor.listTutorExchanges({ courseId: "", ...page });
+          return { items: response.exchanges, nextPageToken: response.nextPageToken };
+        })
+      ).map((exchange) => tutorExchangeFromProto(exchange)),
+    );
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Cluster
 
@@ -608,6 +664,37 @@ class GrpcLmsApiClient implements GrpcLmsApi {
     return mapErrors(async () => {
       await this.as(token).cluster.removeMember(input);
     });
+  }
+
+  /**
+   * Only the leader can hand over leadership, so this finds it from every node's status and asks
+   * it directly (the failover client would send the call to whichever node answered last). A
+   * leader that changed in between is looked up once more. Asking for the current leader changes
+   * nothing. A refused or timed-out transfer (ABORTED from the service) is FAILED_PRECONDITION
+   * with the service's reason, not an outage.
+   */
+  async transferLeadership(
+    token: string,
+    input: { idempotencyKey: string; targetNodeId: string },
+  ): Promise<{ leaderId: string }> {
+    for (let attempt = 1; ; attempt++) {
+      const cluster = await this.getClusterStatus(token);
+      if (cluster.leaderId === input.targetNodeId) return { leaderId: cluster.leaderId };
+      const leader = cluster.nodes.find((node) => node.nodeId === cluster.leaderId && node.reachable);
+      if (leader === undefined) throw new ApiError("UNAVAILABLE", clusterUnavailableMessage);
+      try {
+        const response = await this.nodeClient(leader.address)
+          .withToken(token)
+          .cluster.transferLeadership(input, { timeoutMs: transferLeadershipTimeoutMs });
+        return { leaderId: response.leaderId };
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (code !== status.ABORTED) throw toApiError(error);
+        const details = String((error as { details?: unknown }).details ?? "");
+        if (/not-leader/.test(details) && attempt < maxTransferAttempts) continue;
+        throw new ApiError("FAILED_PRECONDITION", transferFailure(details), "TRANSFER_FAILED");
+      }
+    }
   }
 
   /** GetHealth on every configured node at once: ok when the node runs. */
@@ -672,6 +759,13 @@ class GrpcLmsApiClient implements GrpcLmsApi {
     }
     return stored.fileId;
   }
+}
+
+/** The service's reason a transfer failed, as a sentence for the cluster page. */
+function transferFailure(details: string): string {
+  const reason = details.trim().replace(/\.$/, "");
+  if (reason === "") return "The leadership transfer did not happen.";
+  return `${reason[0].toUpperCase()}${reason.slice(1)}.`;
 }
 
 /** A short reason a node did not answer, for the cluster page and the health check. */

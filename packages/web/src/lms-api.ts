@@ -168,6 +168,31 @@ export interface Question {
   readonly answeredAtMs: number;
 }
 
+/** A general feedback note from a course's instructor, to one student or to the whole course. */
+export interface FeedbackNote {
+  readonly id: string;
+  readonly courseId: string;
+  /** Empty: addressed to the whole course. */
+  readonly studentId: string;
+  readonly authorId: string;
+  readonly text: string;
+  readonly createdAtMs: number;
+}
+
+/** One finished question to the AI tutor and its answer, as recorded by the service. */
+export interface TutorExchange {
+  readonly id: string;
+  readonly userId: string;
+  /** Empty when the question was not about a course material. */
+  readonly courseId: string;
+  readonly materialId: string;
+  readonly question: string;
+  readonly answer: string;
+  readonly model: string;
+  readonly askedAtMs: number;
+  readonly finishedAtMs: number;
+}
+
 /** Bytes that arrive in order, with what they are. */
 export interface ByteStream {
   readonly chunks: AsyncIterable<Uint8Array>;
@@ -261,6 +286,18 @@ export interface LmsApi {
   listMaterials(token: string, input: { courseId: string }): Promise<Material[]>;
   askQuestion(token: string, input: WriteInput & { courseId: string; text: string }): Promise<Question>;
   answerQuestion(token: string, input: WriteInput & { questionId: string; answer: string }): Promise<Question>;
+  /** Owning instructor: removes a material from the course listing. */
+  deleteMaterial(token: string, input: WriteInput & { materialId: string }): Promise<void>;
+  /** Owning instructor: a note to one enrolled student, or to the whole course when `studentId` is empty. */
+  postFeedback(
+    token: string,
+    input: WriteInput & { courseId: string; studentId?: string; text: string },
+  ): Promise<FeedbackNote>;
+  /**
+   * Student: notes addressed to them or to the whole course. Owning instructor: every note of the
+   * course (or those for one student, course-wide ones included).
+   */
+  listFeedback(token: string, input: { courseId: string; studentId?: string }): Promise<FeedbackNote[]>;
   /** Student: their own questions. Owning instructor: every question of the course. */
   listQuestions(token: string, input: { courseId: string; status?: QuestionStatus }): Promise<Question[]>;
 
@@ -310,8 +347,15 @@ export interface LmsApi {
     token: string,
     input: { courseId: string; assignmentId?: string; studentId?: string },
   ): Promise<GradeChange[]>;
-  /** Instructor: assignments with ungraded latest attempts, in their courses (or one course). */
-  listNeedsGrading(token: string, input: { courseId?: string }): Promise<NeedsGradingItem[]>;
+  /**
+   * Instructor: assignments with ungraded latest attempts, in their courses (or one course). A
+   * caller that has just listed the instructor's courses passes them as `courses` so they are not
+   * read again.
+   */
+  listNeedsGrading(
+    token: string,
+    input: { courseId?: string; courses?: readonly Course[] },
+  ): Promise<NeedsGradingItem[]>;
   /** Owning instructor: the course's grades as CSV, formula-looking cells neutralised. */
   exportGradesCsv(token: string, input: { courseId: string }): Promise<CsvExport>;
 
@@ -325,6 +369,8 @@ export interface LmsApi {
    * first piece).
    */
   askTutor(token: string, input: WriteInput & { question: string; materialId?: string }): AsyncIterable<string>;
+  /** Any signed-in user: their own past exchanges, in the order the service keeps them. */
+  listTutorExchanges(token: string): Promise<TutorExchange[]>;
 
   // Cluster
   /** Admin: every member's state, asked of every node the adapter knows. */
@@ -332,6 +378,11 @@ export interface LmsApi {
   addMember(token: string, input: WriteInput & { nodeId: string; address: string; asLearner: boolean }): Promise<void>;
   promoteMember(token: string, input: WriteInput & { nodeId: string }): Promise<void>;
   removeMember(token: string, input: WriteInput & { nodeId: string }): Promise<void>;
+  /**
+   * Admin: asks the leader to hand leadership to the voter `targetNodeId` (Raft thesis §3.10) and
+   * waits for the outcome: the leader the cluster has afterwards.
+   */
+  transferLeadership(token: string, input: WriteInput & { targetNodeId: string }): Promise<{ leaderId: string }>;
   /** Anyone: whether each node answers (for the web front's health endpoint). */
   health(): Promise<ServiceHealth[]>;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { transferOutcome } from "../src/routes/admin-routes.js";
 import { browserAs, createWorld, TestBrowser } from "./helpers.js";
 
 describe("admin pages", () => {
@@ -40,6 +41,7 @@ describe("admin pages", () => {
         "/admin/cluster/members",
         "/admin/cluster/members/n2/remove",
         "/admin/cluster/members/n2/promote",
+        "/admin/cluster/leadership",
       ]) {
         expect(
           (await browser.post(url, { nodeId: "n9", address: "127.0.0.1:1", confirm: "1" })).statusCode,
@@ -113,5 +115,55 @@ describe("admin pages", () => {
     const page = await admin.get("/dashboard");
     expect(page.body).toContain('href="/admin/cluster"');
     expect(page.body).toContain("No courses exist yet.");
+  });
+
+  test("leadership moves to the chosen voter and the cluster page says so", async () => {
+    const world = await createWorld();
+    const admin = await browserAs(world, "admin");
+    const page = await admin.get("/admin/cluster");
+    expect(page.body).toContain('<h2 id="leadership-title">Leadership</h2>');
+    expect(page.body).toContain('<label for="leadership-target">New leader</label>');
+    expect(page.body).toContain('<option value="n2">n2</option>');
+    expect(page.body).toContain('<option value="n3">n3</option>');
+    expect(page.body).not.toContain('<option value="n1">'); // the leader itself is not offered
+    const moved = await admin.post("/admin/cluster/leadership", { nodeId: "n2" });
+    expect(moved.statusCode).toBe(303);
+    expect(moved.headers.location).toBe("/admin/cluster");
+    const after = await admin.follow(moved);
+    expect(after.body).toContain("Leadership transferred: n2 is the leader now.");
+    expect(after.body).toContain("<strong>n2</strong> leads.");
+    expect(after.body).toContain('<option value="n1">n1</option>');
+    const status = (await admin.get("/admin/cluster/status.json", { accept: "application/json" })).json();
+    expect(status.leaderId).toBe("n2");
+    expect(status.nodes[1]).toMatchObject({ nodeId: "n2", role: "leader" });
+  });
+
+  test("a transfer that cannot happen is explained on the cluster page", async () => {
+    const world = await createWorld();
+    const admin = await browserAs(world, "admin");
+    await admin.get("/admin/cluster");
+    const none = await admin.post("/admin/cluster/leadership", { nodeId: "" });
+    expect((await admin.follow(none)).body).toContain("Choose the node that should lead.");
+    const unknown = await admin.post("/admin/cluster/leadership", { nodeId: "n9" });
+    expect((await admin.follow(unknown)).body).toContain("No member n9.");
+    world.api.setNodeUp("n3", false);
+    const down = await admin.post("/admin/cluster/leadership", { nodeId: "n3" });
+    const downPage = await admin.follow(down);
+    expect(downPage.body).toContain("n3 did not take over in time.");
+    expect(downPage.body).toContain('<option value="n3">n3 (not answering)</option>');
+    await admin.post("/admin/cluster/members", { nodeId: "n4", address: "127.0.0.1:50054", asLearner: "1" });
+    await admin.get("/admin/cluster");
+    const learner = await admin.post("/admin/cluster/leadership", { nodeId: "n4" });
+    expect((await admin.follow(learner)).body).toContain("n4 is not a voter.");
+    const missingToken = await admin.post("/admin/cluster/leadership", { nodeId: "n2" }, { csrf: false });
+    expect(missingToken.statusCode).toBe(403);
+    const status = (await admin.get("/admin/cluster/status.json", { accept: "application/json" })).json();
+    expect(status.leaderId).toBe("n1");
+  });
+
+  test("the outcome names who leads when it is not the node asked for", () => {
+    expect(transferOutcome("n2", "n2")).toBe("Leadership transferred: n2 is the leader now.");
+    expect(transferOutcome("n2", "n3")).toBe("Asked n2 to take over, but n3 is the leader now.");
+    expect(transferOutcome("n2", "")).toContain("no leader is known yet");
   });
 });

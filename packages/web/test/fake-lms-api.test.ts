@@ -182,3 +182,53 @@ describe("FakeLmsApi authorisation rules", () => {
     expect(isApiError(new Error("x"))).toBe(false);
   });
 });
+
+describe("feedback notes, material deletion and tutor history in the fake", () => {
+  test("students read notes to them or to everyone and may not filter by student", async () => {
+    const { api, teacher, alice, bob, course } = await setup();
+    const aliceId = (await api.whoAmI(alice)).id;
+    await api.postFeedback(teacher, { courseId: course.id, text: "All", idempotencyKey: key(10) });
+    await api.postFeedback(teacher, {
+      courseId: course.id,
+      studentId: aliceId,
+      text: "Alice",
+      idempotencyKey: key(11),
+    });
+    expect((await api.listFeedback(alice, { courseId: course.id })).map((note) => note.text)).toEqual(["All", "Alice"]);
+    expect((await api.listFeedback(bob, { courseId: course.id })).map((note) => note.text)).toEqual(["All"]);
+    expect((await api.listFeedback(teacher, { courseId: course.id, studentId: aliceId })).length).toBe(2);
+    await expectCode(api.listFeedback(bob, { courseId: course.id, studentId: aliceId }), "PERMISSION_DENIED");
+    await expectCode(
+      api.postFeedback(alice, { courseId: course.id, text: "x", idempotencyKey: key(12) }),
+      "PERMISSION_DENIED",
+    );
+  });
+
+  test("only the owner deletes a material; a retried delete succeeds, a new one finds nothing", async () => {
+    const { api, teacher, other, course } = await setup();
+    const material = await api.postMaterial(teacher, {
+      courseId: course.id,
+      title: "M",
+      description: "",
+      idempotencyKey: key(20),
+    });
+    await expectCode(api.deleteMaterial(other, { materialId: material.id, idempotencyKey: key(21) }), "NOT_FOUND");
+    await api.deleteMaterial(teacher, { materialId: material.id, idempotencyKey: key(22) });
+    await api.deleteMaterial(teacher, { materialId: material.id, idempotencyKey: key(22) });
+    await expectCode(api.deleteMaterial(teacher, { materialId: material.id, idempotencyKey: key(23) }), "NOT_FOUND");
+    expect(await api.listMaterials(teacher, { courseId: course.id })).toEqual([]);
+  });
+
+  test("a finished tutor answer is recorded once per key; a failed one is not recorded", async () => {
+    const { api, alice, bob } = await setup();
+    const drain = async (pieces: AsyncIterable<string>) => {
+      for await (const _ of pieces);
+    };
+    await drain(api.askTutor(alice, { question: "Q1", idempotencyKey: key(30) }));
+    await drain(api.askTutor(alice, { question: "Q1", idempotencyKey: key(30) }));
+    api.tutor.failAfterPieces = 1;
+    await expectCode(drain(api.askTutor(alice, { question: "Q2", idempotencyKey: key(31) })), "UNAVAILABLE");
+    expect((await api.listTutorExchanges(alice)).map((exchange) => exchange.question)).toEqual(["Q1"]);
+    expect(await api.listTutorExchanges(bob)).toEqual([]);
+  });
+});

@@ -12,6 +12,11 @@ describe("every form on every page", () => {
     const admin = await browserAs(world, "admin");
     await world.alice.postMultipart(`/assignments/${world.assignmentId}/submit`, { text: "x" }, undefined);
     await world.alice.post(`/courses/${world.courseId}/questions`, { text: "Q?" });
+    await world.teacher.get(`/courses/${world.courseId}`);
+    await world.teacher.postMultipart(`/courses/${world.courseId}/materials`, { title: "Notes" }, undefined);
+    const coursePage = (await world.teacher.get(`/courses/${world.courseId}`)).body;
+    const deleteMaterial = /href="(\/courses\/[^"]+\/materials\/[^"]+\/delete)"/.exec(coursePage)?.[1] ?? "";
+    expect(deleteMaterial).not.toBe("");
     const pages: Array<[typeof world.alice, string]> = [
       [world.alice, "/dashboard"],
       [world.alice, `/courses/${world.courseId}`],
@@ -21,6 +26,8 @@ describe("every form on every page", () => {
       [world.teacher, "/courses/new"],
       [world.teacher, `/courses/${world.courseId}`],
       [world.teacher, `/assignments/${world.assignmentId}`],
+      [world.teacher, deleteMaterial],
+      [world.teacher, "/tutor"],
       [admin, "/admin/users"],
       [admin, "/admin/cluster"],
     ];
@@ -31,7 +38,7 @@ describe("every form on every page", () => {
         const where = `${url}: ${form.slice(0, 120)}`;
         expect(form.includes('name="_csrf" value="') || /action="[^"]*_csrf=/.test(form), where).toBe(true);
         if (!form.includes('action="/logout"')) expect(form, where).toMatch(/name="_idem" value="[A-Za-z0-9_-]{16,}"/);
-        for (const input of form.matchAll(/<(?:input|textarea)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"/g)) {
+        for (const input of form.matchAll(/<(?:input|textarea|select)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"/g)) {
           expect(body, `${where} #${input[1]}`).toContain(`for="${input[1]}"`);
         }
         checked += 1;

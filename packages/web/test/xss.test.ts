@@ -59,6 +59,11 @@ describe("every user-supplied value is escaped", () => {
     });
     await teacher.get(`/assignments/${assignmentId}`);
     await teacher.post(`/assignments/${assignmentId}/release`, { released: "1" });
+    await teacher.get(`/courses/${xssCourse}`);
+    await teacher.post(`/courses/${xssCourse}/feedback`, { studentId: aliceId, text: payload });
+    const materialPage = (await teacher.get(`/courses/${xssCourse}`)).body;
+    const deleteMaterial = /href="(\/courses\/[^"]+\/materials\/[^"]+\/delete)"/.exec(materialPage)?.[1] ?? "";
+    expectEscaped((await teacher.get(deleteMaterial)).body, "teacher delete-material confirmation");
 
     for (const url of [
       "/dashboard",
@@ -69,7 +74,9 @@ describe("every user-supplied value is escaped", () => {
     ]) {
       expectEscaped((await teacher.get(url)).body, `teacher ${url}`);
     }
-    for (const url of ["/dashboard", `/courses/${xssCourse}`, `/assignments/${assignmentId}`, "/grades"]) {
+    await alice.get("/tutor");
+    await alice.post("/tutor", { question: payload }, { headers: { accept: "application/x-ndjson" } });
+    for (const url of ["/dashboard", `/courses/${xssCourse}`, `/assignments/${assignmentId}`, "/grades", "/tutor"]) {
       expectEscaped((await alice.get(url)).body, `alice ${url}`);
     }
     expectEscaped((await teacher.get("/grading")).body, "teacher /grading", false);

@@ -2,6 +2,7 @@ import { lmsProto } from "@lectern/lms-service";
 import type {
   Assignment,
   Course,
+  FeedbackNote,
   FileRef,
   Grade,
   GradeChange,
@@ -13,6 +14,7 @@ import type {
   QuestionStatus,
   Role,
   Submission,
+  TutorExchange,
   User,
 } from "../lms-api.js";
 
@@ -159,6 +161,32 @@ export function materialFromProto(material: lmsProto.Material | undefined): Mate
     ...(given.file === undefined ? {} : { file: fileFromProto(given.file) }),
     postedBy: given.postedBy,
     postedAtMs: given.postedAtMs,
+  };
+}
+
+export function feedbackNoteFromProto(note: lmsProto.FeedbackNote | undefined): FeedbackNote {
+  const given = required(note, "a feedback note");
+  return {
+    id: given.id,
+    courseId: given.courseId,
+    studentId: given.studentId,
+    authorId: given.authorId,
+    text: given.text,
+    createdAtMs: given.createdAtMs,
+  };
+}
+
+export function tutorExchangeFromProto(exchange: lmsProto.TutorExchange): TutorExchange {
+  return {
+    id: exchange.id,
+    userId: exchange.userId,
+    courseId: exchange.courseId,
+    materialId: exchange.materialId,
+    question: exchange.question,
+    answer: exchange.answer,
+    model: exchange.model,
+    askedAtMs: exchange.askedAtMs,
+    finishedAtMs: exchange.finishedAtMs,
   };
 }
 

@@ -70,6 +70,25 @@ export function registerAdminRoutes(app: FastifyInstance, deps: RouteDeps): void
     );
   });
 
+  app.post("/admin/cluster/leadership", adminForm, async (request, reply) => {
+    const viewer = viewerOf(request);
+    const body = formBody(request.body);
+    return runFormAction(
+      reply,
+      "/admin/cluster",
+      async () => {
+        const nodeId = textField(body, "nodeId");
+        if (nodeId === "") throw badRequest("Choose the node that should lead.");
+        const { leaderId } = await api.transferLeadership(viewer.token, {
+          targetNodeId: nodeId,
+          idempotencyKey: formIdempotencyKey(body),
+        });
+        return { redirectTo: "/admin/cluster", message: transferOutcome(nodeId, leaderId) };
+      },
+      ["NOT_FOUND"],
+    );
+  });
+
   app.post<{ Params: { nodeId: string } }>(
     "/admin/cluster/members/:nodeId/promote",
     adminForm,
@@ -108,4 +127,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: RouteDeps): void
       );
     },
   );
+}
+
+/** What the admin reads after a transfer: whether the chosen node leads now, and if not, who does. */
+export function transferOutcome(target: string, leaderId: string): string {
+  if (leaderId === target) return `Leadership transferred: ${target} is the leader now.`;
+  if (leaderId === "") return `Asked ${target} to take over; no leader is known yet. Watch the table below.`;
+  return `Asked ${target} to take over, but ${leaderId} is the leader now.`;
 }

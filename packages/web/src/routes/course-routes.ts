@@ -2,18 +2,20 @@ import type { FastifyInstance } from "fastify";
 import { path } from "../html.js";
 import { sendDownload, startStream } from "../http/downloads.js";
 import { runFormAction } from "../http/form-action.js";
-import { formBody, formIdempotencyKey, textField, utcTimeField } from "../http/forms.js";
+import { checkboxField, formBody, formIdempotencyKey, textField, utcTimeField } from "../http/forms.js";
 import { requireRole, viewerOf } from "../http/guards.js";
-import { badRequest } from "../http/http-error.js";
+import { badRequest, forbidden, notFound } from "../http/http-error.js";
 import { renderPage } from "../http/page.js";
 import { spoolMultipartForm } from "../http/uploads.js";
-import { type CoursePageData, coursePage, newCoursePage } from "../views/course-page.js";
+import { coursePage, deleteMaterialPage, newCoursePage } from "../views/course-page.js";
+import { loadCoursePage } from "./course-page-data.js";
 import { managesCourse } from "./ownership.js";
 import type { RouteDeps } from "./route-deps.js";
 
 type CourseParams = { courseId: string };
+type MaterialParams = CourseParams & { materialId: string };
 
-/** Courses: create, join, view, join codes, enrolment, materials, assignments, questions, CSV export. */
+/** Courses: create, join, view, join codes, enrolment, materials (post, delete), feedback notes, assignments, questions, CSV export. */
 export function registerCourseRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const { api } = deps;
   const instructorForm = { preHandler: [requireRole("instructor", "admin"), app.csrfProtection] };
@@ -56,35 +58,7 @@ export function registerCourseRoutes(app: FastifyInstance, deps: RouteDeps): voi
   });
 
   app.get<{ Params: CourseParams }>("/courses/:courseId", { preHandler: requireRole() }, async (request, reply) => {
-    const viewer = viewerOf(request);
-    const { courseId } = request.params;
-    const detail = await api.getCourse(viewer.token, { courseId });
-    const isOwner = managesCourse(viewer, detail.course);
-    const [assignments, materials, questions] = await Promise.all([
-      api.listAssignments(viewer.token, { courseId }),
-      api.listMaterials(viewer.token, { courseId }),
-      api.listQuestions(viewer.token, { courseId }),
-    ]);
-    const isStudent = viewer.role === "student";
-    const [mySubmissions, myGrades, joinCodes, students] = await Promise.all([
-      isStudent ? api.listSubmissions(viewer.token, { courseId }) : [],
-      isStudent ? api.listGrades(viewer.token, { courseId }) : [],
-      isOwner ? api.listJoinCodes(viewer.token, { courseId }) : [],
-      isOwner ? api.listStudents(viewer.token, { courseId }) : [],
-    ]);
-    const data: CoursePageData = {
-      detail,
-      isOwner,
-      assignments,
-      materials,
-      questions,
-      mySubmissions,
-      myGrades,
-      joinCodes,
-      students,
-      nowMs: Date.now(),
-      maxUploadBytes: deps.maxUploadBytes,
-    };
+    const data = await loadCoursePage(api, viewerOf(request), request.params.courseId, deps.maxUploadBytes);
     return renderPage(request, reply, (context) => coursePage(context, data));
   });
 
@@ -158,6 +132,66 @@ export function registerCourseRoutes(app: FastifyInstance, deps: RouteDeps): voi
       }
     });
   });
+
+  app.post<{ Params: CourseParams }>("/courses/:courseId/feedback", instructorForm, async (request, reply) => {
+    const viewer = viewerOf(request);
+    const body = formBody(request.body);
+    const back = `${path`/courses/${request.params.courseId}`}#feedback`;
+    return runFormAction(
+      reply,
+      back,
+      async () => {
+        const text = textField(body, "text");
+        if (text === "") throw badRequest("Write the feedback note first.");
+        const studentId = textField(body, "studentId");
+        await api.postFeedback(viewer.token, {
+          courseId: request.params.courseId,
+          ...(studentId === "" ? {} : { studentId }),
+          text,
+          idempotencyKey: formIdempotencyKey(body),
+        });
+        return {
+          redirectTo: back,
+          message: studentId === "" ? "Feedback posted to the whole course." : "Feedback posted to the student.",
+        };
+      },
+      ["NOT_FOUND"],
+    );
+  });
+
+  app.get<{ Params: MaterialParams }>(
+    "/courses/:courseId/materials/:materialId/delete",
+    { preHandler: requireRole("instructor", "admin") },
+    async (request, reply) => {
+      const viewer = viewerOf(request);
+      const { courseId, materialId } = request.params;
+      const [detail, materials] = await Promise.all([
+        api.getCourse(viewer.token, { courseId }),
+        api.listMaterials(viewer.token, { courseId }),
+      ]);
+      if (!managesCourse(viewer, detail.course))
+        throw forbidden("Only the course's instructor may delete its materials.");
+      const material = materials.find((candidate) => candidate.id === materialId);
+      if (material === undefined) throw notFound("This material does not exist (it may have been deleted already).");
+      return renderPage(request, reply, (context) => deleteMaterialPage(context, { detail, material }));
+    },
+  );
+
+  app.post<{ Params: MaterialParams }>(
+    "/courses/:courseId/materials/:materialId/delete",
+    instructorForm,
+    async (request, reply) => {
+      const viewer = viewerOf(request);
+      const body = formBody(request.body);
+      const { courseId, materialId } = request.params;
+      const confirmPage = path`/courses/${courseId}/materials/${materialId}/delete`;
+      return runFormAction(reply, confirmPage, async () => {
+        if (!checkboxField(body, "confirm")) throw badRequest("Confirm that the material should be deleted.");
+        await api.deleteMaterial(viewer.token, { materialId, idempotencyKey: formIdempotencyKey(body) });
+        return { redirectTo: `${path`/courses/${courseId}`}#materials-title`, message: "Material deleted." };
+      });
+    },
+  );
 
   app.post<{ Params: CourseParams }>("/courses/:courseId/assignments", instructorForm, async (request, reply) => {
     const viewer = viewerOf(request);

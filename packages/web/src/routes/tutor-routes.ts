@@ -1,12 +1,12 @@
 import { Readable } from "node:stream";
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { formBody, formIdempotencyKey, textField } from "../http/forms.js";
 import { requireRole, viewerOf } from "../http/guards.js";
 import { badRequest } from "../http/http-error.js";
 import { wantsJson } from "../http/negotiation.js";
 import { renderPage } from "../http/page.js";
-import { isApiError } from "../lms-api.js";
-import { tutorPage } from "../views/tutor-page.js";
+import { isApiError, type LmsApi, type TutorExchange } from "../lms-api.js";
+import { type TutorPageState, tutorPage } from "../views/tutor-page.js";
 import type { RouteDeps } from "./route-deps.js";
 
 /** Longest answer the no-script path collects before it stops. */
@@ -25,10 +25,21 @@ export type TutorStreamEvent =
 export function registerTutorRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const { api } = deps;
 
+  /** Renders the page with the viewer's earlier exchanges, read after any answer was recorded. */
+  async function renderTutor(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    state: TutorPageState,
+    statusCode = 200,
+  ): Promise<FastifyReply> {
+    const history = await readHistory(api, viewerOf(request).token);
+    return renderPage(request, reply, (context) => tutorPage(context, { ...state, history }), statusCode);
+  }
+
   app.get("/tutor", { preHandler: requireRole() }, async (request, reply) => {
     const materialId = (request.query as { materialId?: unknown }).materialId;
     const state = typeof materialId === "string" && materialId !== "" ? { materialId } : {};
-    return renderPage(request, reply, (context) => tutorPage(context, state));
+    return renderTutor(request, reply, state);
   });
 
   app.post("/tutor", { preHandler: [requireRole(), app.csrfProtection] }, async (request, reply) => {
@@ -52,15 +63,23 @@ export function registerTutorRoutes(app: FastifyInstance, deps: RouteDeps): void
       }
     } catch (error) {
       if (!isTutorDown(error)) throw error;
-      return renderPage(
-        request,
-        reply,
-        (context) => tutorPage(context, { ...state, answer, error: tutorUnavailableMessage }),
-        503,
-      );
+      return renderTutor(request, reply, { ...state, answer, error: tutorUnavailableMessage }, 503);
     }
-    return renderPage(request, reply, (context) => tutorPage(context, { ...state, answer }));
+    return renderTutor(request, reply, { ...state, answer });
   });
+}
+
+/**
+ * The viewer's past exchanges, or undefined when the cluster could not answer: the history is a
+ * convenience, so an outage there must not take the tutor page down with it.
+ */
+async function readHistory(api: LmsApi, token: string): Promise<readonly TutorExchange[] | undefined> {
+  try {
+    return await api.listTutorExchanges(token);
+  } catch (error) {
+    if (isApiError(error) && error.code === "UNAVAILABLE") return undefined;
+    throw error;
+  }
 }
 
 function isTutorDown(error: unknown): boolean {

@@ -8,6 +8,7 @@ import {
   type Course,
   type CourseDetail,
   type CsvExport,
+  type FeedbackNote,
   type FileDownload,
   type FileRef,
   type Grade,
@@ -23,6 +24,7 @@ import {
   type Session,
   type SpooledFile,
   type Submission,
+  type TutorExchange,
   type User,
 } from "../lms-api.js";
 
@@ -109,6 +111,8 @@ export class FakeLmsApi implements LmsApi {
   private readonly gradeChanges: GradeChange[] = [];
   private readonly materials = new Map<string, Material>();
   private readonly questions = new Map<string, Question>();
+  private readonly feedbackNotes: FeedbackNote[] = [];
+  private readonly tutorExchanges: TutorExchange[] = [];
   private readonly files = new Map<string, StoredFile>();
   private readonly idempotent = new Map<string, IdempotentResult>();
   private readonly nodes: FakeNode[] = [
@@ -369,6 +373,59 @@ export class FakeLmsApi implements LmsApi {
     const actor = this.authenticate(token);
     const course = this.visibleCourse(actor, input.courseId);
     return [...this.materials.values()].filter((material) => material.courseId === course.id);
+  }
+
+  async deleteMaterial(token: string, input: { idempotencyKey: string; materialId: string }): Promise<void> {
+    const actor = this.authenticate(token, "instructor", "admin");
+    // The checks run inside the write, so a retry of a delete that went through succeeds again.
+    this.once(actor.id, input, () => {
+      const material = this.materials.get(input.materialId);
+      if (material === undefined) throw new ApiError("NOT_FOUND", "No such material.");
+      this.ownedCourse(actor, material.courseId);
+      this.materials.delete(material.id);
+      return undefined;
+    });
+  }
+
+  async postFeedback(
+    token: string,
+    input: { idempotencyKey: string; courseId: string; studentId?: string; text: string },
+  ): Promise<FeedbackNote> {
+    const actor = this.authenticate(token, "instructor", "admin");
+    const course = this.ownedCourse(actor, input.courseId);
+    const studentId = input.studentId ?? "";
+    return this.once(actor.id, { ...input, studentId }, () => {
+      const text = checkText("text", input.text, 1, maxTextChars);
+      if (studentId !== "" && !this.enrolments.has(`${course.id}:${studentId}`)) {
+        throw new ApiError("NOT_FOUND", `Student ${studentId} is not enrolled in this course.`);
+      }
+      const note: FeedbackNote = {
+        id: this.newId("n"),
+        courseId: course.id,
+        studentId,
+        authorId: actor.id,
+        text,
+        createdAtMs: this.now(),
+      };
+      this.feedbackNotes.push(note);
+      return note;
+    });
+  }
+
+  async listFeedback(token: string, input: { courseId: string; studentId?: string }): Promise<FeedbackNote[]> {
+    const actor = this.authenticate(token);
+    const course = this.visibleCourse(actor, input.courseId);
+    const isOwner = this.ownsCourse(actor, course);
+    const forStudent = input.studentId ?? "";
+    if (forStudent !== "" && !isOwner) {
+      throw new ApiError("PERMISSION_DENIED", "Only the course's instructor may filter by student.");
+    }
+    return this.feedbackNotes.filter(
+      (note) =>
+        note.courseId === course.id &&
+        (note.studentId === "" ||
+          (isOwner ? forStudent === "" || note.studentId === forStudent : note.studentId === actor.id)),
+    );
   }
 
   async askQuestion(
@@ -657,11 +714,15 @@ export class FakeLmsApi implements LmsApi {
     );
   }
 
-  async listNeedsGrading(token: string, input: { courseId?: string }): Promise<NeedsGradingItem[]> {
+  async listNeedsGrading(
+    token: string,
+    input: { courseId?: string; courses?: readonly Course[] },
+  ): Promise<NeedsGradingItem[]> {
     const actor = this.authenticate(token, "instructor", "admin");
+    const given = input.courses === undefined ? undefined : new Set(input.courses.map((course) => course.id));
     const courses =
       input.courseId === undefined || input.courseId === ""
-        ? this.coursesOwnedBy(actor)
+        ? this.coursesOwnedBy(actor).filter((course) => given === undefined || given.has(course.id))
         : [this.ownedCourse(actor, input.courseId)];
     const items: NeedsGradingItem[] = [];
     for (const course of courses) {
@@ -750,6 +811,7 @@ export class FakeLmsApi implements LmsApi {
         const answer = `Good question.${grounding} Think about what "${input.question}" asks, then try a small example first.`;
         const pieces = answer.match(/\S+\s*/g) ?? [];
         let sent = 0;
+        const askedAtMs = self.now();
         for (const piece of pieces) {
           if (self.tutor.failAfterPieces !== undefined && sent >= self.tutor.failAfterPieces) {
             throw new ApiError("UNAVAILABLE", "The AI tutor stopped answering; try again later.", "TUTOR_UNAVAILABLE");
@@ -758,8 +820,30 @@ export class FakeLmsApi implements LmsApi {
           sent += 1;
           yield piece;
         }
+        // Like the service, only a finished answer is recorded, once per idempotency key.
+        self.once(actor.id, { idempotencyKey: input.idempotencyKey, question: input.question }, () => {
+          const material = input.materialId === undefined ? undefined : self.materials.get(input.materialId);
+          const exchange: TutorExchange = {
+            id: self.newId("t"),
+            userId: actor.id,
+            courseId: material?.courseId ?? "",
+            materialId: material?.id ?? "",
+            question: input.question,
+            answer,
+            model: "fake-tutor",
+            askedAtMs,
+            finishedAtMs: self.now(),
+          };
+          self.tutorExchanges.push(exchange);
+          return exchange;
+        });
       },
     };
+  }
+
+  async listTutorExchanges(token: string): Promise<TutorExchange[]> {
+    const actor = this.authenticate(token);
+    return this.tutorExchanges.filter((exchange) => exchange.userId === actor.id);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -828,6 +912,29 @@ export class FakeLmsApi implements LmsApi {
       if (this.leaderId === node.nodeId) this.setNodeUp(node.nodeId, false);
       return undefined;
     });
+  }
+
+  async transferLeadership(
+    token: string,
+    input: { idempotencyKey: string; targetNodeId: string },
+  ): Promise<{ leaderId: string }> {
+    this.authenticate(token, "admin");
+    checkKey(input.idempotencyKey);
+    const target = this.nodeById(input.targetNodeId);
+    if (target.nodeId === this.leaderId) return { leaderId: this.leaderId };
+    if (target.kind !== "voter") {
+      throw new ApiError("FAILED_PRECONDITION", `Leadership transfer failed: ${target.nodeId} is not a voter.`);
+    }
+    if (!target.up) {
+      throw new ApiError(
+        "FAILED_PRECONDITION",
+        `Leadership transfer failed: ${target.nodeId} did not take over in time.`,
+        "TRANSFER_FAILED",
+      );
+    }
+    this.leaderId = target.nodeId;
+    this.term += 1;
+    return { leaderId: this.leaderId };
   }
 
   async health(): Promise<ServiceHealth[]> {

@@ -56,6 +56,7 @@ export function clusterPage(
 <tbody aria-live="polite">${status.nodes.map(nodeRow)}</tbody>
 </table>
 </div>
+${leadershipSection(context, status)}
 <section class="card" aria-labelledby="members-title">
 <h2 id="members-title">Members</h2>
 <ul class="item-list">${status.nodes.map((node) => memberActions(context, node))}</ul>
@@ -71,6 +72,29 @@ ${formGuards(context)}
 </form>
 </section>`,
   };
+}
+
+/** Hand leadership to another voter, e.g. before taking the leader's machine down for maintenance. */
+function leadershipSection(context: PageContext, status: ClusterStatus): SafeHtml {
+  const candidates = status.nodes.filter(
+    (node) => node.nodeId !== status.leaderId && (node.kind === "voter" || node.kind === "unknown"),
+  );
+  return html`<section class="card" aria-labelledby="leadership-title">
+<h2 id="leadership-title">Leadership</h2>
+<p>${status.leaderId === "" ? html`There is no leader right now; the nodes are electing one.` : html`<strong>${status.leaderId}</strong> leads. Hand leadership to another voter before taking its machine down; writes pause for a moment while the new leader takes over.`}</p>
+${
+  status.leaderId === "" || candidates.length === 0
+    ? html`<p class="empty">${status.leaderId === "" ? "Transfer is possible once a leader is elected." : "There is no other voter to take over."}</p>`
+    : html`<form method="post" action="/admin/cluster/leadership" class="inline-fields">
+${formGuards(context)}
+<label for="leadership-target">New leader</label>
+<select id="leadership-target" name="nodeId" required>
+${candidates.map((node) => html`<option value="${node.nodeId}">${node.nodeId}${node.reachable ? html`` : html` (not answering)`}</option>`)}
+</select>
+<button type="submit">Transfer leadership</button>
+</form>`
+}
+</section>`;
 }
 
 /** One node's table row; cluster.js builds the same cells. */

@@ -1,5 +1,15 @@
 import { html, path, type SafeHtml } from "../html.js";
-import type { Assignment, CourseDetail, Grade, JoinCode, Material, Question, Submission, User } from "../lms-api.js";
+import type {
+  Assignment,
+  CourseDetail,
+  FeedbackNote,
+  Grade,
+  JoinCode,
+  Material,
+  Question,
+  Submission,
+  User,
+} from "../lms-api.js";
 import { formatBytes, formatPoints, timeTag } from "./format.js";
 import { formGuards, type PageContext, type PageOptions } from "./layout.js";
 import { uploadForm } from "./upload-form.js";
@@ -10,6 +20,8 @@ export interface CoursePageData {
   readonly assignments: readonly Assignment[];
   readonly materials: readonly Material[];
   readonly questions: readonly Question[];
+  /** Notes for the viewer (a student: to them or the whole course; the owner: every note). */
+  readonly feedback: readonly FeedbackNote[];
   /** Student view: latest attempt per assignment and released grades. */
   readonly mySubmissions: readonly Submission[];
   readonly myGrades: readonly Grade[];
@@ -42,6 +54,7 @@ ${
 }
 </header>
 ${assignmentsSection(context, data)}
+${feedbackSection(context, data)}
 ${materialsSection(context, data)}
 ${questionsSection(context, data)}
 ${data.isOwner ? html`${joinCodesSection(context, data)}${studentsSection(context, data)}` : html``}`,
@@ -109,6 +122,44 @@ function studentStatus(
   return html`<span class="muted">not submitted</span>`;
 }
 
+function feedbackSection(context: PageContext, data: CoursePageData): SafeHtml {
+  const course = data.detail.course;
+  const studentNames = new Map(data.students.map((student) => [student.id, student.displayName]));
+  const notes = [...data.feedback].sort((a, b) => b.createdAtMs - a.createdAtMs);
+  const recipient = (note: FeedbackNote): SafeHtml => {
+    if (note.studentId === "") return html`<span class="badge">whole course</span>`;
+    if (!data.isOwner) return html`<span class="badge badge-ok">to you</span>`;
+    return html`<span class="badge badge-ok">to ${studentNames.get(note.studentId) ?? "a former student"}</span>`;
+  };
+  return html`<section aria-labelledby="feedback" class="card">
+<h2 id="feedback">Feedback</h2>
+${
+  notes.length === 0
+    ? html`<p class="empty">${data.isOwner ? "No feedback notes yet. Post one to the whole course or to one student below." : "No feedback from your instructor yet."}</p>`
+    : html`<ul class="item-list">${notes.map(
+        (note) => html`<li><p class="feedback">${note.text}</p>
+<p class="muted">${recipient(note)} · ${timeTag(note.createdAtMs)}</p></li>`,
+      )}</ul>`
+}
+${
+  data.isOwner
+    ? html`<details class="form-details"><summary>Post a feedback note</summary>
+<form method="post" action="${path`/courses/${course.id}/feedback`}" class="stacked-form">
+${formGuards(context)}
+<label for="feedback-to">To</label>
+<select id="feedback-to" name="studentId">
+<option value="">The whole course</option>
+${data.students.map((student) => html`<option value="${student.id}">${student.displayName} (@${student.username})</option>`)}
+</select>
+<label for="feedback-text">Note</label>
+<textarea id="feedback-text" name="text" rows="4" required maxlength="10000"></textarea>
+<button type="submit">Post feedback</button>
+</form></details>`
+    : html``
+}
+</section>`;
+}
+
 function materialsSection(context: PageContext, data: CoursePageData): SafeHtml {
   const course = data.detail.course;
   return html`<section aria-labelledby="materials-title" class="card">
@@ -120,7 +171,8 @@ ${
         (material) => html`<li><h3 class="item-title">${material.title}</h3>
 ${material.description === "" ? html`` : html`<p>${material.description}</p>`}
 ${material.file === undefined ? html`` : html`<p><a href="${path`/files/${material.file.fileId}`}">${material.file.name}</a> <span class="muted">(${formatBytes(material.file.sizeBytes)})</span></p>`}
-<p class="muted">Posted ${timeTag(material.postedAtMs)} · <a href="/tutor?materialId=${encodeURIComponent(material.id)}">Ask the tutor about this</a></p></li>`,
+<p class="muted">Posted ${timeTag(material.postedAtMs)} · <a href="/tutor?materialId=${encodeURIComponent(material.id)}">Ask the tutor about this</a></p>
+${data.isOwner ? html`<p><a class="button secondary" href="${path`/courses/${course.id}/materials/${material.id}/delete`}">Delete<span class="visually-hidden"> ${material.title}</span></a></p>` : html``}</li>`,
       )}</ul>`
 }
 ${
@@ -231,6 +283,31 @@ ${formGuards(context)}
 <button type="submit">Enrol</button>
 </form>
 </section>`;
+}
+
+/** The confirmation step before a material is deleted: a POST form, so no link can delete anything. */
+export function deleteMaterialPage(
+  context: PageContext,
+  data: { detail: CourseDetail; material: Material },
+): PageOptions {
+  const { course } = data.detail;
+  const { material } = data;
+  const back = `${path`/courses/${course.id}`}#materials-title`;
+  return {
+    title: `Delete ${material.title}`,
+    main: html`<section class="narrow card" aria-labelledby="delete-material-title">
+<p class="breadcrumb"><a href="${path`/courses/${course.id}`}">${course.title}</a></p>
+<h1 id="delete-material-title">Delete this material?</h1>
+<p><strong>${material.title}</strong>${material.file === undefined ? html`` : html` with the file <code>${material.file.name}</code>`}, posted ${timeTag(material.postedAtMs)}.</p>
+<p>Students will no longer see it in ${course.title}. This cannot be undone.</p>
+<form method="post" action="${path`/courses/${course.id}/materials/${material.id}/delete`}" class="inline-fields">
+${formGuards(context)}
+<input type="hidden" name="confirm" value="1">
+<button type="submit" class="danger">Delete material</button>
+<a class="button secondary" href="${back}">Keep it</a>
+</form>
+</section>`,
+  };
 }
 
 /** The form to create a course. */
