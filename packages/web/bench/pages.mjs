@@ -5,9 +5,11 @@
 //
 //   pnpm --filter @lectern/web run bench            # builds first
 //   node bench/pages.mjs --users 50 --runs 3 --phase-ms 3000 --think-ms 0 --json
+//   node bench/pages.mjs --cluster in-process   # the nodes inside this process (the old setup)
 //
-// Everything (3 nodes with synced LevelDB logs, the web front, the load generator in a worker
-// thread) shares this machine's cores: the numbers are for comparing changes, not capacity.
+// By default the nodes are three processes on 127.0.0.1, as `pnpm start` runs them; the web front
+// and the load generator (a worker thread) run here. Everything shares this machine's cores: the
+// numbers are for comparing changes, not capacity.
 
 import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -19,6 +21,7 @@ import { Worker } from "node:worker_threads";
 import { buildApp } from "../dist/app.js";
 import { LocalCluster } from "../dist/grpc/local-cluster.js";
 import { createGrpcLmsApi } from "../dist/grpc-lms-api.js";
+import { ProcessCluster } from "./process-cluster.mjs";
 
 const { values: args } = parseArgs({
   // `pnpm run bench -- --users 10` passes the "--" through.
@@ -30,6 +33,7 @@ const { values: args } = parseArgs({
     "warmup-ms": { type: "string", default: "2000" },
     "think-ms": { type: "string", default: "0" },
     courses: { type: "string", default: "2" },
+    cluster: { type: "string", default: "processes" },
     json: { type: "boolean", default: false },
   },
 });
@@ -39,6 +43,10 @@ const phaseMs = Number(args["phase-ms"]);
 const warmupMs = Number(args["warmup-ms"]);
 const thinkMs = Number(args["think-ms"]);
 const courseCount = Number(args.courses);
+if (args.cluster !== "processes" && args.cluster !== "in-process") {
+  process.stderr.write(`--cluster must be "processes" or "in-process", got ${args.cluster}\n`);
+  process.exit(2);
+}
 /** The issue's target for pages that read state. */
 const p99TargetMs = 50;
 /** Sign-ups and sign-ins at once: below libuv's 4 pool threads (see seed()). */
@@ -185,7 +193,7 @@ function runPhase(worker, name, durationMs) {
 
 async function main() {
   const startedAt = Date.now();
-  const cluster = await LocalCluster.start();
+  const cluster = args.cluster === "processes" ? await ProcessCluster.start() : await LocalCluster.start();
   let retries = 0;
   const api = createGrpcLmsApi({
     nodes: cluster.nodeEntries,
@@ -277,6 +285,7 @@ async function main() {
   }
   const summary = {
     users: userCount,
+    cluster: args.cluster,
     runs: runCount,
     phaseMs,
     thinkMs,
@@ -292,7 +301,7 @@ async function main() {
   }
   const fmt = (value) => (Number.isFinite(value) ? value.toFixed(1) : "-");
   const lines = [
-    `Lectern web pages: ${userCount} signed-in students, keep-alive, think ${thinkMs} ms; median of ${runCount} runs of ${phaseMs} ms per phase`,
+    `Lectern web pages: ${userCount} signed-in students, keep-alive, think ${thinkMs} ms, nodes ${args.cluster === "processes" ? "in 3 processes" : "in this process"}; median of ${runCount} runs of ${phaseMs} ms per phase`,
     "phase              page       req/s   p50 ms   p99 ms   max ms   failed (worst run)",
     ...rows.map(
       (row) =>
