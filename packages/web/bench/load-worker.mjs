@@ -45,9 +45,19 @@ function cookiesOf(headers) {
   return list.map((cookie) => cookie.split(";")[0]).join("; ");
 }
 
-/** One virtual user: pages back to back (after `thinkMs`) until the phase ends. */
+/** A pause of `thinkMs` on average, drawn uniformly from [0, 2 × thinkMs). */
+function thinkPause(thinkMs) {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * thinkMs));
+}
+
+/**
+ * One virtual user: pages until the phase ends, each after a random think time (`thinkMs` on
+ * average). Users start at random points of a think time and pause for random lengths, so they do
+ * not fall into step: with a fixed pause, all of them would ask at the same instant, every time.
+ */
 async function runUser(user, index, until, thinkMs, samples) {
   let turn = index;
+  if (thinkMs > 0) await thinkPause(thinkMs / 2);
   while (Date.now() < until) {
     const isDashboard = turn % 2 === 0;
     const path = isDashboard ? "/dashboard" : `/courses/${user.courseIds[turn % user.courseIds.length]}`;
@@ -62,7 +72,7 @@ async function runUser(user, index, until, thinkMs, samples) {
       status = -1;
     }
     samples.push([isDashboard ? 0 : 1, performance.now() - started, status, Date.now()]);
-    if (thinkMs > 0) await new Promise((resolve) => setTimeout(resolve, thinkMs));
+    if (thinkMs > 0) await thinkPause(thinkMs);
   }
 }
 

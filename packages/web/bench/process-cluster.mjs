@@ -43,10 +43,10 @@ export class ProcessCluster {
     return this.inner.kill(id);
   }
 
-  /** Restarts a killed node from its data and waits until it has caught up. */
+  /** Restarts a killed node from its data and waits until every node, it too, follows one leader. */
   async startNode(id) {
     await this.inner.restart(id);
-    await this.inner.waitCaughtUp(id);
+    await this.inner.waitForLeader();
   }
 
   bootstrapAdmin(username, password, displayName = username) {
