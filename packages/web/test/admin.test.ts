@@ -1,8 +1,18 @@
 import { describe, expect, test } from "vitest";
 import { transferOutcome } from "../src/routes/admin-routes.js";
-import { browserAs, createWorld, TestBrowser } from "./helpers.js";
+import { browserAs, courseWorld, createWorld, TestBrowser } from "./helpers.js";
 
 describe("admin pages", () => {
+  test("the dashboard lists every course without opening other instructors' (contents stay with members)", async () => {
+    const world = await courseWorld();
+    const admin = await browserAs(world, "admin");
+    const dashboard = await admin.get("/dashboard");
+    expect(dashboard.body).toContain("All courses");
+    expect(dashboard.body).toContain("Distributed Systems");
+    expect(dashboard.body).not.toContain(`href="/courses/${world.courseId}"`);
+    expect((await admin.get(`/courses/${world.courseId}`)).statusCode).toBe(404);
+  });
+
   test("the users page lists instructors and students and creates instructors", async () => {
     const world = await createWorld();
     const admin = await browserAs(world, "admin");

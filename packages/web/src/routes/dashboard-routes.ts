@@ -49,7 +49,7 @@ async function loadDashboard(api: LmsApi, viewer: Viewer): Promise<Dashboard> {
     ]);
     return { kind: "instructor", courses, needsGrading, pendingQuestions };
   }
-  return { kind: "admin", courses };
+  return { kind: "admin", courses, viewerId: viewer.userId };
 }
 
 /** Sorts assignments with a due date first, soonest first. */

@@ -21,6 +21,8 @@ export interface InstructorDashboard {
 export interface AdminDashboard {
   readonly kind: "admin";
   readonly courses: readonly Course[];
+  /** The admin's own user id: only the courses they own open (the service keeps the rest's contents to members). */
+  readonly viewerId: string;
 }
 
 export type Dashboard = StudentDashboard | InstructorDashboard | AdminDashboard;
@@ -99,8 +101,12 @@ function courseList(dashboard: Dashboard): SafeHtml {
       return html`<p class="empty">You have no courses yet. <a href="/courses/new">Create your first course</a>.</p>`;
     return html`<p class="empty">No courses exist yet.</p>`;
   }
+  // An admin sees every course but reads the contents only of those they own (lms.proto).
+  const opens = (course: Course) => dashboard.kind !== "admin" || course.instructorId === dashboard.viewerId;
   return html`<ul class="course-grid">${dashboard.courses.map(
-    (course) => html`<li class="card course-card"><h3><a href="${path`/courses/${course.id}`}">${course.title}</a></h3>
+    (course) => html`<li class="card course-card"><h3>${
+      opens(course) ? html`<a href="${path`/courses/${course.id}`}">${course.title}</a>` : course.title
+    }</h3>
 <p>${course.description === "" ? html`<span class="muted">No description.</span>` : course.description}</p>
 <p class="muted">${course.studentCount} ${course.studentCount === 1 ? "student" : "students"}</p></li>`,
   )}</ul>`;
