@@ -17,6 +17,7 @@ import type { OkValues } from "../domain/results.js";
 import { ReadConsistency } from "../gen/lms.js";
 import { invalidArgument, LmsCallError } from "./call-error.js";
 import { rejectionError, toServiceError } from "./error-mapping.js";
+import { withLeader } from "./leader-wait.js";
 import type { LmsServiceContext } from "./service-context.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
 
@@ -141,8 +142,9 @@ export function stamp(context: LmsServiceContext, actor: Actor | null, idempoten
 }
 
 /**
- * Encodes and proposes `command` through Raft (forwarded to the leader when this node follows)
- * and returns what the state machine accepted; a refusal becomes the matching gRPC status.
+ * Encodes and proposes `command` through Raft (forwarded to the leader when this node follows;
+ * during an election it waits for the new leader, see leader-wait.ts) and returns what the state
+ * machine accepted; a refusal becomes the matching gRPC status.
  */
 export async function propose<K extends LmsCommandKind>(
   context: LmsServiceContext,
@@ -150,7 +152,9 @@ export async function propose<K extends LmsCommandKind>(
   conflictCode: status = status.FAILED_PRECONDITION,
 ): Promise<OkValues[K]> {
   const bytes = encodeCommand(command);
-  const result = await context.raft.propose(bytes, { timeoutMs: proposeTimeoutMs });
+  const result = await withLeader(context.raft, Date.now() + proposeTimeoutMs, (timeoutMs) =>
+    context.raft.propose(bytes, { timeoutMs }),
+  );
   if (result === undefined) throw new Error(`the state machine returned no result for a ${command.kind} command`);
   if (result.status !== "ok") throw rejectionError(result, conflictCode);
   if (result.kind !== command.kind) {
@@ -165,7 +169,7 @@ export async function propose<K extends LmsCommandKind>(
  */
 export async function readBarrier(context: LmsServiceContext, consistency: ReadConsistency | undefined): Promise<void> {
   if (consistency === ReadConsistency.READ_CONSISTENCY_LOCAL) return;
-  await context.raft.read({ timeoutMs: readTimeoutMs });
+  await withLeader(context.raft, Date.now() + readTimeoutMs, (timeoutMs) => context.raft.read({ timeoutMs }));
 }
 
 /** The value of a query, or its rejection as a gRPC status. */
