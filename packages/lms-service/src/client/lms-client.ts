@@ -31,6 +31,7 @@ import {
   defaultInitialBackoffMs,
   defaultMaxAttempts,
   defaultMaxBackoffMs,
+  isConnectionFailure,
   isRetryable,
   leaderAddressHint,
   leaderHintDelayMs,
@@ -38,6 +39,8 @@ import {
 
 /** Per-attempt deadline of a call that gives none. */
 export const defaultCallTimeoutMs = 15_000;
+/** How long a node whose connection just failed is tried only after the others. */
+export const unreachableForMs = 1_000;
 
 export interface LmsClientOptions {
   /** Every node's gRPC address (`host:port`); calls start at the first. */
@@ -154,6 +157,12 @@ class NodeConnections {
   readonly clients: Client[];
   /** The node the last successful call went to. */
   preferred = 0;
+  /**
+   * Per node, until when (ms since the epoch) it counts as unreachable: a call to it just failed
+   * below the LMS (refused or reset connection), so retries go to the others first instead of
+   * spending a backoff on a node that is down.
+   */
+  readonly unreachableUntil: number[];
 
   constructor(
     readonly addresses: readonly string[],
@@ -161,6 +170,17 @@ class NodeConnections {
   ) {
     if (addresses.length === 0) throw new Error("LmsClient: give at least one node address");
     this.clients = addresses.map((address) => new Client(address, channelCredentials, clientChannelOptions()));
+    this.unreachableUntil = addresses.map(() => 0);
+  }
+
+  /** The node after `index` to try next: the first not marked unreachable, else simply the next. */
+  nextAfter(index: number, nowMs: number): number {
+    const count = this.clients.length;
+    for (let step = 1; step < count; step++) {
+      const candidate = (index + step) % count;
+      if (this.unreachableUntil[candidate] <= nowMs) return candidate;
+    }
+    return (index + 1) % count;
   }
 
   indexOf(address: string): number {
@@ -306,16 +326,18 @@ export class LmsClient {
       try {
         const result = await attempt(connections.clients[index]);
         connections.preferred = index;
+        connections.unreachableUntil[index] = 0;
         return result;
       } catch (error) {
         const aborted = options.signal?.aborted === true;
+        if (isConnectionFailure(error)) connections.unreachableUntil[index] = Date.now() + unreachableForMs;
         if (attemptNumber >= settings.maxAttempts || !mayRetry() || !isRetryable(error, aborted)) throw error;
         const hinted = leaderAddressHint(error);
         const hintedIndex = hinted === undefined ? -1 : connections.indexOf(hinted);
         const followHint = hintedIndex !== -1 && hintedIndex !== index;
         // Move on only if no other call has already moved the preference.
         if (connections.preferred === index) {
-          connections.preferred = followHint ? hintedIndex : (index + 1) % connections.clients.length;
+          connections.preferred = followHint ? hintedIndex : connections.nextAfter(index, Date.now());
         }
         settings.onRetry?.({
           attempt: attemptNumber,

@@ -5,6 +5,8 @@ export const defaultMaxAttempts = 10;
 /** First retry delay, before jitter; doubles per attempt up to {@link defaultMaxBackoffMs}. */
 export const defaultInitialBackoffMs = 50;
 export const defaultMaxBackoffMs = 1_000;
+/** What grpc-js says in an INTERNAL status when the connection, not the handler, failed. */
+const connectionTrouble = /RST_STREAM|connection|closed|goaway/i;
 /** Delay before following a leader hint (a hint is fresh news: no need to wait long). */
 export const leaderHintDelayMs = 10;
 
@@ -44,10 +46,22 @@ export function isRetryable(error: unknown, callerAborted: boolean): boolean {
     case status.CANCELLED:
       return true;
     case status.INTERNAL:
-      return /RST_STREAM|connection|closed|goaway/i.test(details);
+      return connectionTrouble.test(details);
     default:
       return false;
   }
+}
+
+/**
+ * Whether the call failed below the LMS: the node did not answer at all (connection refused or
+ * reset, no connection). Every answer from an LMS node's handlers carries a `lectern-error` code.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  if (lecternErrorCode(error) !== undefined) return false;
+  const code = (error as Partial<ServiceError> | undefined)?.code;
+  const details = String((error as Partial<ServiceError> | undefined)?.details ?? "");
+  if (code === status.UNAVAILABLE || code === status.CANCELLED) return true;
+  return code === status.INTERNAL && connectionTrouble.test(details);
 }
 
 /** Jittered exponential delay before retry number `retry` (1 for the first retry). */

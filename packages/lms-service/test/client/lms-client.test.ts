@@ -1,7 +1,7 @@
 import { Metadata, Server, ServerCredentials, type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LmsClient, type RetryEvent } from "../../src/client/lms-client.js";
-import { backoffMs, isRetryable } from "../../src/client/retry-policy.js";
+import { backoffMs, isConnectionFailure, isRetryable } from "../../src/client/retry-policy.js";
 import {
   AssignmentServiceService,
   AuthServiceService,
@@ -117,6 +117,39 @@ describe("LmsClient failover", () => {
     lms.close();
   });
 
+  it("skips a node whose connection just failed when a live node refuses (no backoff spent on the dead one)", async () => {
+    const retries: RetryEvent[] = [];
+    // Mid-election: a and b refuse ("no leader yet") until b has refused once; then a answers.
+    const noLeader = unavailable("this node is not the leader; no leader is known yet", {
+      "lectern-error": "NOT_LEADER",
+    });
+    a.failHealthWith = noLeader;
+    b.failHealthWith = noLeader;
+    const lms = new LmsClient({
+      addresses: [dead, a.address, b.address],
+      maxAttempts: 10,
+      initialBackoffMs: 5,
+      maxBackoffMs: 20,
+      onRetry: (retry) => {
+        retries.push(retry);
+        if (retry.failedAddress === b.address) a.failHealthWith = undefined;
+      },
+    });
+    try {
+      expect((await lms.cluster.getHealth({})).nodeId).toBe(a.address);
+      // The dead node failed at the connection, so after b it is a's turn again, not the dead one's.
+      expect(retries.map((r) => [r.failedAddress, r.nextAddress])).toEqual([
+        [dead, a.address],
+        [a.address, b.address],
+        [b.address, a.address],
+      ]);
+    } finally {
+      a.failHealthWith = undefined;
+      b.failHealthWith = undefined;
+      lms.close();
+    }
+  });
+
   it("moves on from a dead node and stays with the node that answered", async () => {
     const retries: RetryEvent[] = [];
     const lms = client([dead, a.address], retries);
@@ -214,6 +247,14 @@ describe("retry policy", () => {
     for (const code of [status.INVALID_ARGUMENT, status.NOT_FOUND, status.UNAUTHENTICATED, status.RESOURCE_EXHAUSTED]) {
       expect(isRetryable({ code }, false)).toBe(false);
     }
+  });
+
+  it("tells a node that did not answer from a node's own refusal", () => {
+    expect(isConnectionFailure({ code: status.UNAVAILABLE, details: "No connection established" })).toBe(true);
+    expect(isConnectionFailure({ code: status.INTERNAL, details: "Received RST_STREAM with code 2" })).toBe(true);
+    expect(isConnectionFailure(unavailable("not the leader", { "lectern-error": "NOT_LEADER" }))).toBe(false);
+    expect(isConnectionFailure({ code: status.INTERNAL, details: "internal error on the node" })).toBe(false);
+    expect(isConnectionFailure({ code: status.NOT_FOUND })).toBe(false);
   });
 
   it("backs off exponentially with jitter inside [ceiling/2, ceiling]", () => {
