@@ -24,7 +24,10 @@ describe.skipIf(!existsSync(nodeMain))("scripts/start-cluster.mjs --check", { ti
 
   it("creates the admin on the first start and points at its credentials later", async () => {
     dataDir = await mkdtemp(join(tmpdir(), "lectern-start-"));
-    const base = 30_000 + Math.floor(Math.random() * 900) * 10;
+    // Fixed ports below Linux's ephemeral range (32768 and up), so neither the other tests' servers
+    // (bound to port 0) nor any connection's source port can take them; +1000 (the operations
+    // servers) stays below it too.
+    const base = 20_000 + Math.floor(Math.random() * 1000) * 10;
     const env = {
       ...process.env,
       DATA_DIR: dataDir,
