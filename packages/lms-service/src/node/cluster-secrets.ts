@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile } from "node:fs/promises";
+import { link, mkdir, open, readFile, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 
 /** Bytes of randomness in each generated secret (256 bits). */
@@ -44,17 +44,25 @@ async function readOrCreate(file: string): Promise<ClusterSecrets> {
     jwtSecret: randomBytes(SECRET_BYTES).toString("base64url"),
     clusterSecret: randomBytes(SECRET_BYTES).toString("base64url"),
   };
+  // Written whole to a private temporary file, then linked into place: link() creates the name
+  // atomically and fails if it exists, so a node starting at the same moment reads either no file
+  // or a complete one, never the empty file an exclusive create followed by a write would show.
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  const handle = await open(temporary, "wx", 0o600);
   try {
-    const handle = await open(file, "wx", 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(fresh, null, 2)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await handle.writeFile(`${JSON.stringify(fresh, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(temporary, file);
+    await syncDirectory(dirname(file));
     return fresh;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  } finally {
+    await unlink(temporary).catch(() => {});
   }
   let parsed: unknown;
   try {
@@ -67,6 +75,15 @@ async function readOrCreate(file: string): Promise<ClusterSecrets> {
     throw new Error(`the secrets file ${file} lacks jwtSecret or clusterSecret; delete it to generate new secrets`);
   }
   return { jwtSecret: value.jwtSecret, clusterSecret: value.clusterSecret };
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 function checked(secrets: ClusterSecrets, source: string): ClusterSecrets {

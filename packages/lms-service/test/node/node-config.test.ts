@@ -1,6 +1,6 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadClusterSecrets } from "../../src/node/cluster-secrets.js";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_OLLAMA_MODEL, loadNodeConfig } from "../../src/node/node-config.js";
@@ -74,12 +74,14 @@ describe("loadClusterSecrets", () => {
 
   it("creates one shared file (mode 0600) and every node starting together reads the same secrets", async () => {
     const file = await tempFile();
-    const all = await Promise.all([1, 2, 3].map(() => loadClusterSecrets({ file })));
+    // Many at once: a reader must never see the file between its creation and its content.
+    const all = await Promise.all(Array.from({ length: 20 }, () => loadClusterSecrets({ file })));
     expect(new Set(all.map((s) => s.jwtSecret)).size).toBe(1);
     expect(new Set(all.map((s) => s.clusterSecret)).size).toBe(1);
     expect(all[0].jwtSecret).not.toBe(all[0].clusterSecret);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(file, "utf8"))).toEqual(all[0]);
+    expect(await readdir(dirname(file))).toEqual(["cluster-secrets.json"]);
   });
 
   it("prefers secrets from the environment and refuses short or damaged ones", async () => {
