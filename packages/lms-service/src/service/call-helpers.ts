@@ -18,6 +18,7 @@ import { ReadConsistency } from "../gen/lms.js";
 import { invalidArgument, LmsCallError } from "./call-error.js";
 import { rejectionError, toServiceError } from "./error-mapping.js";
 import { withLeader } from "./leader-wait.js";
+import { ReadBarrierBatcher } from "./read-barrier-batcher.js";
 import type { LmsServiceContext } from "./service-context.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
 
@@ -163,13 +164,24 @@ export async function propose<K extends LmsCommandKind>(
   return result.value as OkValues[K];
 }
 
+/** One read batcher per service context (a node's), beside it like the token caches. */
+const readBatchers = new WeakMap<LmsServiceContext, ReadBarrierBatcher>();
+
 /**
- * Waits until this node's state reflects every write acknowledged before the call (ReadIndex),
- * unless the caller opted into a possibly stale local read.
+ * Waits until this node's state reflects every write acknowledged before the call (ReadIndex,
+ * shared with concurrent calls: read-barrier-batcher.ts), unless the caller opted into a possibly
+ * stale local read.
  */
 export async function readBarrier(context: LmsServiceContext, consistency: ReadConsistency | undefined): Promise<void> {
   if (consistency === ReadConsistency.READ_CONSISTENCY_LOCAL) return;
-  await withLeader(context.raft, Date.now() + readTimeoutMs, (timeoutMs) => context.raft.read({ timeoutMs }));
+  let batcher = readBatchers.get(context);
+  if (batcher === undefined) {
+    const raft = context.raft;
+    batcher = new ReadBarrierBatcher(() => raft.read({ timeoutMs: readTimeoutMs }));
+    readBatchers.set(context, batcher);
+  }
+  const shared = batcher;
+  await withLeader(context.raft, Date.now() + readTimeoutMs, () => shared.barrier());
 }
 
 /** The value of a query, or its rejection as a gRPC status. */
