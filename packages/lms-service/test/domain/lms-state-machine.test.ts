@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "vitest";
+import { revocationPruneGraceMs } from "../../src/domain/handlers/accounts.js";
 import { key } from "../../src/domain/keys.js";
 import { fileAccess, getCoursePage, getMaterial, listMyCourses } from "../../src/domain/queries.js";
 import { actor, Cleanup, Harness, passwordHash, seedSchool, snapshotBytes } from "./harness.js";
@@ -92,6 +93,23 @@ describe("accounts", () => {
     const { s1 } = await seedSchool(h);
     await h.ok("revokeToken", s1, { tokenId: "jti-1", expiresAt: h.clockMs + 3_600_000 });
     expect(await h.store.get("revokedTokens", "jti-1")).toMatchObject({ userId: "s1" });
+  });
+
+  test("a logout drops revocations long past their token's expiry, keeps the rest", async () => {
+    const h = await Harness.memory(cleanup);
+    const { s1 } = await seedSchool(h);
+    const start = h.clockMs;
+    // Tokens that expire now, in an hour, and one just inside the grace after expiry.
+    await h.ok("revokeToken", s1, { tokenId: "old-a", expiresAt: start + 1_000 });
+    await h.ok("revokeToken", s1, { tokenId: "old-b", expiresAt: start + 2_000 });
+    await h.ok("revokeToken", s1, { tokenId: "live", expiresAt: start + 3_600_000 });
+    const later = start + 2_000 + revocationPruneGraceMs + 1;
+    await h.ok("revokeToken", s1, { tokenId: "recent", expiresAt: later - revocationPruneGraceMs + 5 }, { at: later });
+    // Both lie after "recent" in key order or before it (wrapping): both are looked at and dropped.
+    expect(await h.store.get("revokedTokens", "old-a")).toBeUndefined();
+    expect(await h.store.get("revokedTokens", "old-b")).toBeUndefined();
+    expect(await h.store.get("revokedTokens", "live")).toBeDefined();
+    expect(await h.store.get("revokedTokens", "recent")).toBeDefined();
   });
 });
 

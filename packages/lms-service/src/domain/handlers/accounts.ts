@@ -65,7 +65,19 @@ export const bootstrapAdmin: Handler<"bootstrapAdmin"> = async (context, command
   return problem ?? accepted("bootstrapAdmin", { userId: command.userId });
 };
 
-/** Logout: the token id is refused until it expires. Revoking twice is fine. */
+/**
+ * A revocation is dropped this long after its token expired: a token past its expiry is refused
+ * anyway, and the margin covers nodes whose clocks run behind the one that stamped the logout.
+ */
+export const revocationPruneGraceMs = 10 * 60_000;
+/** Revocations one logout looks at for pruning: each tidies a slice, and together they tidy all. */
+export const revocationPruneScan = 64;
+
+/**
+ * Logout: the token id is refused until it expires. Revoking twice is fine. Each logout also drops
+ * long-expired revocations from a slice of the list (the ids after its own, wrapping around), so
+ * the list, which every node holds in memory, does not grow without bound.
+ */
 export const revokeToken: Handler<"revokeToken"> = async (context, command) => {
   const actor = signedIn(context);
   if (isRejection(actor)) return actor;
@@ -77,5 +89,17 @@ export const revokeToken: Handler<"revokeToken"> = async (context, command) => {
       expiresAt: command.expiresAt,
     });
   }
+  await pruneExpiredRevocations(context, command.tokenId, command.at);
   return accepted("revokeToken", { tokenId: command.tokenId });
 };
+
+async function pruneExpiredRevocations(context: ApplyContext, after: string, nowMs: number): Promise<void> {
+  const slice = await context.tx.list("revokedTokens", "", { startAfter: after, limit: revocationPruneScan });
+  if (slice.length < revocationPruneScan) {
+    const wrapped = await context.tx.list("revokedTokens", "", { limit: revocationPruneScan - slice.length });
+    slice.push(...wrapped.filter((record) => record.key < after));
+  }
+  for (const { key, value } of slice) {
+    if (value.expiresAt + revocationPruneGraceMs < nowMs) context.tx.delete("revokedTokens", key);
+  }
+}
