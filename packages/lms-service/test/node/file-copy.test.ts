@@ -82,8 +82,12 @@ describe("a node that installs a snapshot copies the files it names from a peer"
     restarted = await cluster.startNode(downId);
     await until("the restarted node installs a snapshot", () => restarted.raft.status().snapshotsReceived > 0);
     await until("the restarted node holds the file", () => restarted.context.files.has(fileId));
-    const logs = cluster.loggers.get(downId)?.lines ?? [];
-    expect(logs.some((line) => line.includes("copied a missing file") && line.includes(fileId))).toBe(true);
+    // The copy is logged once the fetcher's pass ends, which may be a moment after the file lands.
+    await until("the copy is logged", () =>
+      (cluster.loggers.get(downId)?.lines ?? []).some(
+        (line) => line.includes("copied a missing file") && line.includes(fileId),
+      ),
+    );
 
     const direct = cluster.client([restarted.address]).withToken(sam.token as string);
     try {
@@ -96,9 +100,16 @@ describe("a node that installs a snapshot copies the files it names from a peer"
   it("answers UNAVAILABLE while a file is not yet copied, and copies it again at the next start", async () => {
     // As after a crash mid-copy: the records name the file, the file store lacks it.
     await rm(restarted.context.files.pathOf(fileId));
-    // Straight to this node, without the client's failover: a single attempt.
+    // Straight to this node, without the client's failover: a single attempt, on a connection
+    // that is already up (so the attempt cannot fail for a connection still being set up).
     const direct = new LmsClient({ addresses: [restarted.address], maxAttempts: 1 }).withToken(sam.token as string);
     try {
+      await until("the node answers on this connection", () =>
+        direct.cluster.getHealth({}).then(
+          () => true,
+          () => false,
+        ),
+      );
       const missing = (await direct.files.downloadAll(fileId).catch((error: unknown) => error)) as ServiceError;
       expect(missing.code).toBe(status.UNAVAILABLE);
       expect(lecternErrorCode(missing)).toBe("FILE_NOT_YET_COPIED");
