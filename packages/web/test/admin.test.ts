@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { transferOutcome } from "../src/routes/admin-routes.js";
-import { browserAs, courseWorld, createWorld, TestBrowser } from "./helpers.js";
+import { browserAs, courseWorld, createWorld, idFromLocation, TestBrowser } from "./helpers.js";
 
 describe("admin pages", () => {
   test("the dashboard lists every course without opening other instructors' (contents stay with members)", async () => {
@@ -11,6 +11,22 @@ describe("admin pages", () => {
     expect(dashboard.body).toContain("Distributed Systems");
     expect(dashboard.body).not.toContain(`href="/courses/${world.courseId}"`);
     expect((await admin.get(`/courses/${world.courseId}`)).statusCode).toBe(404);
+  });
+
+  test("an admin creates a course, owns it and sees the instructor's view of it", async () => {
+    const world = await courseWorld();
+    const admin = await browserAs(world, "admin");
+    expect((await admin.get("/courses/new")).statusCode).toBe(200);
+    const created = await admin.post("/courses", { title: "Admin's course", description: "" });
+    const ownId = idFromLocation(created, "/courses");
+    const page = await admin.get(`/courses/${ownId}`);
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain("Admin&#39;s course");
+    expect(page.body).toContain("Join codes");
+    expect((await admin.get("/dashboard")).body).toContain(`href="/courses/${ownId}"`);
+    // A student still may not.
+    const alice = await browserAs(world, "alice");
+    expect((await alice.get("/courses/new")).statusCode).toBe(403);
   });
 
   test("the users page lists instructors and students and creates instructors", async () => {

@@ -21,25 +21,30 @@ export function registerCourseRoutes(app: FastifyInstance, deps: RouteDeps): voi
   const instructorForm = { preHandler: [requireRole("instructor", "admin"), app.csrfProtection] };
   const studentForm = { preHandler: [requireRole("student"), app.csrfProtection] };
 
-  app.get("/courses/new", { preHandler: requireRole("instructor") }, async (request, reply) =>
+  // Instructors and admins create courses (lms.proto CreateCourse); the creator owns the course.
+  app.get("/courses/new", { preHandler: requireRole("instructor", "admin") }, async (request, reply) =>
     renderPage(request, reply, (context) => newCoursePage(context)),
   );
 
-  app.post("/courses", { preHandler: [requireRole("instructor"), app.csrfProtection] }, async (request, reply) => {
-    const viewer = viewerOf(request);
-    const body = formBody(request.body);
-    return runFormAction(reply, "/courses/new", async () => {
-      const course = await api.createCourse(viewer.token, {
-        title: textField(body, "title"),
-        description: textField(body, "description"),
-        idempotencyKey: formIdempotencyKey(body),
+  app.post(
+    "/courses",
+    { preHandler: [requireRole("instructor", "admin"), app.csrfProtection] },
+    async (request, reply) => {
+      const viewer = viewerOf(request);
+      const body = formBody(request.body);
+      return runFormAction(reply, "/courses/new", async () => {
+        const course = await api.createCourse(viewer.token, {
+          title: textField(body, "title"),
+          description: textField(body, "description"),
+          idempotencyKey: formIdempotencyKey(body),
+        });
+        return {
+          redirectTo: path`/courses/${course.id}`,
+          message: "Course created. Next: create a join code for your students.",
+        };
       });
-      return {
-        redirectTo: path`/courses/${course.id}`,
-        message: "Course created. Next: create a join code for your students.",
-      };
-    });
-  });
+    },
+  );
 
   app.post("/courses/join", studentForm, async (request, reply) => {
     const viewer = viewerOf(request);

@@ -71,7 +71,8 @@ ${navLink(context, "/register", "Register")}
   if (viewer.role === "student") links.push(["/grades", "My grades"], ["/tutor", "AI tutor"]);
   if (viewer.role === "instructor")
     links.push(["/grading", "Needs grading"], ["/courses/new", "New course"], ["/tutor", "AI tutor"]);
-  if (viewer.role === "admin") links.push(["/admin/users", "Users"], ["/admin/cluster", "Cluster"]);
+  if (viewer.role === "admin")
+    links.push(["/courses/new", "New course"], ["/admin/users", "Users"], ["/admin/cluster", "Cluster"]);
   return html`<nav aria-label="Main"><ul class="nav-links">
 ${links.map(([href, label]) => navLink(context, href, label))}
 </ul></nav>
