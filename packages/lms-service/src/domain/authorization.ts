@@ -60,11 +60,6 @@ export async function ownedAssignment(
   return { assignment, course };
 }
 
-/** True when `user` may read the course record itself (GetCourse): an admin or a member of it. */
-export async function mayReadCourse(reader: LmsReader, user: UserRecord, courseId: string): Promise<boolean> {
-  return user.role === "admin" || (await isCourseMember(reader, user, courseId));
-}
-
 /** True when `userId` is enrolled as a student of `courseId`. */
 export async function isEnrolledStudent(reader: LmsReader, courseId: string, userId: string): Promise<boolean> {
   const membership = await reader.get("courseMembers", key(courseId, userId));

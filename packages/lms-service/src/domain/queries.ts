@@ -1,14 +1,7 @@
 import type { FileStore } from "../store/file-store.js";
 import type { Keyed, LmsReader } from "../store/lms-store.js";
 import { isRejection } from "./apply-context.js";
-import {
-  isCourseMember,
-  isEnrolledStudent,
-  mayKnowCourse,
-  mayReadCourse,
-  noCourse,
-  ownedCourse,
-} from "./authorization.js";
+import { isCourseMember, isEnrolledStudent, mayKnowCourse, noCourse, ownedCourse } from "./authorization.js";
 import type { Actor, Role } from "./commands.js";
 import { toCsv } from "./csv.js";
 import { key, prefix } from "./keys.js";
@@ -257,7 +250,8 @@ export async function getCourse(
   const user = await storedActor(reader, actor);
   if (isRejection(user)) return user;
   const course = await reader.get("courses", courseId);
-  if (course === undefined || !(await mayReadCourse(reader, user, courseId))) return noCourse(courseId);
+  // Whoever may know the course exists may read its record: its members and any admin.
+  if (course === undefined || !(await mayKnowCourse(reader, user, courseId))) return noCourse(courseId);
   const membership = await membershipOf(reader, user, courseId);
   return ok({ course, role: membership?.role ?? "admin" });
 }
@@ -405,11 +399,9 @@ export async function listGrades(
   actor: Actor,
   courseId: string,
 ): Promise<QueryResult<GradeRecord[]>> {
-  const user = await storedActor(reader, actor);
-  if (isRejection(user)) return user;
-  const course = await reader.get("courses", courseId);
-  if (course === undefined) return noCourse(courseId);
-  if (!(await isCourseMember(reader, user, courseId))) return notMember(reader, user, courseId);
+  const member = await courseMember(reader, actor, courseId);
+  if (isRejection(member)) return member;
+  const { user, course } = member;
   const grades: GradeRecord[] = [];
   for (const assignment of await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
     reader.get("assignments", ref.value.assignmentId),
@@ -493,11 +485,9 @@ export async function listQuestions(
   actor: Actor,
   courseId: string,
 ): Promise<QueryResult<QuestionRecord[]>> {
-  const user = await storedActor(reader, actor);
-  if (isRejection(user)) return user;
-  const course = await reader.get("courses", courseId);
-  if (course === undefined) return noCourse(courseId);
-  if (!(await isCourseMember(reader, user, courseId))) return notMember(reader, user, courseId);
+  const member = await courseMember(reader, actor, courseId);
+  if (isRejection(member)) return member;
+  const { user, course } = member;
   const questions: QuestionRecord[] = [];
   for (const ref of await listAll(reader, "courseQuestions", prefix(courseId))) {
     const question = await reader.get("questions", ref.value.questionId);
