@@ -313,7 +313,7 @@ export class LevelLmsStore implements LmsStore {
 
   /** Writes what is still queued (unless the disk failed), then closes the database. */
   async close(): Promise<void> {
-    while (this.flushing !== undefined) await this.flushing;
+    await this.whenFlushed().catch(() => {});
     this.rejectWaiters(new Error("LevelLmsStore: closed"));
     await this.db.close();
   }

@@ -105,21 +105,15 @@ export class UnflushedCommits {
 
   /**
    * The batch is on disk: its commits leave the queue, and overlay entries no later commit
-   * rewrote leave the overlay (the disk answers for them now). Returns the operations that left
-   * the overlay, for the caller's cache.
+   * rewrote leave the overlay (the disk answers for them now).
    */
-  flushed(batch: FlushBatch): FlushOperation[] {
+  flushed(batch: FlushBatch): void {
     const done = this.queue.splice(0, batch.commits);
     for (const commit of done) this.queuedBytes -= commit.bytes;
-    const settled: FlushOperation[] = [];
-    for (const operation of batch.operations) {
-      const entry = this.overlay.get(operation[0]);
-      if (entry !== undefined && entry.sequence <= batch.lastSequence) {
-        this.overlay.delete(operation[0]);
-        settled.push(operation);
-      }
+    for (const [fullKey] of batch.operations) {
+      const entry = this.overlay.get(fullKey);
+      if (entry !== undefined && entry.sequence <= batch.lastSequence) this.overlay.delete(fullKey);
     }
-    return settled;
   }
 
   /** Forgets everything queued (a restore replaces the whole state). */

@@ -234,7 +234,8 @@ export class SimNetwork {
     }
     this.down.add(id);
     if (!this.settings.reportUnreachable) return;
-    for (const endpoint of [...this.endpoints.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    // Insertion order: deterministic, like everything else in a run.
+    for (const endpoint of this.endpoints.values()) {
       if (endpoint.id === id || this.down.has(endpoint.id) || !this.connected(endpoint.id, id)) continue;
       this.clock.setTimer(this.settings.minLatencyMs, () => {
         if (!endpoint.stopped) endpoint.handler?.onUnreachable?.(id);
