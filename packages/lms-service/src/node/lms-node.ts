@@ -204,17 +204,12 @@ export class LmsNode {
       const bootstrap = config.peers.get(id);
       return bootstrap === undefined ? undefined : formatAddress(bootstrap);
     };
+    // A member, or a node the log already gives an address (one being added). A joining node has
+    // no configuration until the leader's log arrives: PEERS stands in (see currentMembers).
     const isMember = (id: string): boolean => {
+      if (currentMembers(raft, config.peers.keys()).includes(id)) return true;
       const status = raft === undefined ? undefined : safeStatus(raft);
-      if (status === undefined) return config.peers.has(id);
-      // A joining node has no configuration until the leader's log arrives: PEERS stands in.
-      if (status.voters.length === 0 && status.learners.length === 0 && config.peers.has(id)) return true;
-      return (
-        status.voters.includes(id) ||
-        status.outgoingVoters.includes(id) ||
-        status.learners.includes(id) ||
-        Object.hasOwn(status.addresses, id)
-      );
+      return status !== undefined && Object.hasOwn(status.addresses, id);
     };
     const transport = new GrpcPeerTransport({
       id: config.nodeId,
@@ -331,14 +326,7 @@ export class LmsNode {
    */
   private keepPeersConnected(bootstrapPeers: Iterable<string>): void {
     const bootstrap = [...bootstrapPeers];
-    const refresh = () => {
-      const status = safeStatus(this.raft);
-      const members =
-        status === undefined || (status.voters.length === 0 && status.learners.length === 0)
-          ? bootstrap
-          : [...status.voters, ...status.outgoingVoters, ...status.learners];
-      this.transport.keepConnected(members);
-    };
+    const refresh = () => this.transport.keepConnected(currentMembers(this.raft, bootstrap));
     refresh();
     this.peerKeeper = setInterval(refresh, peerKeepIntervalMs);
     this.peerKeeper.unref();
@@ -400,20 +388,25 @@ export class LmsNode {
   }
 }
 
-/** The other members (the configuration in the log, PEERS until there is one) with their addresses. */
+/**
+ * The cluster's members: the configuration in the log (voters, outgoing voters, learners), or the
+ * PEERS ids until the log has one (before Raft runs, and while a joining node waits for the log).
+ */
+function currentMembers(raft: RaftServer<LmsApplyResult> | undefined, bootstrapPeers: Iterable<string>): string[] {
+  const status = raft === undefined ? undefined : safeStatus(raft);
+  if (status === undefined || (status.voters.length === 0 && status.learners.length === 0)) return [...bootstrapPeers];
+  return [...new Set([...status.voters, ...status.outgoingVoters, ...status.learners])];
+}
+
+/** The other members with their addresses. */
 function filePeers(
   selfId: string,
   raft: RaftServer<LmsApplyResult> | undefined,
   bootstrapPeers: Iterable<string>,
   addressOf: (id: string) => string | undefined,
 ): PeerFileSource[] {
-  const status = raft === undefined ? undefined : safeStatus(raft);
-  const members =
-    status === undefined || (status.voters.length === 0 && status.learners.length === 0)
-      ? [...bootstrapPeers]
-      : [...status.voters, ...status.outgoingVoters, ...status.learners];
   const sources: PeerFileSource[] = [];
-  for (const id of new Set(members)) {
+  for (const id of currentMembers(raft, bootstrapPeers)) {
     const address = id === selfId ? undefined : addressOf(id);
     if (address !== undefined) sources.push({ id, address });
   }
