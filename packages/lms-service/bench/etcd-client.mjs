@@ -9,6 +9,8 @@ const identity = (buffer) => buffer;
 const putPath = "/etcdserverpb.KV/Put";
 const rangePath = "/etcdserverpb.KV/Range";
 const statusPath = "/etcdserverpb.Maintenance/Status";
+/** Field 7 (serializable), varint 1: tag (7 << 3 | 0) = 0x38. */
+const serializableTrue = Buffer.from([0x38, 0x01]);
 
 /** Errors after which another member (or the same one later) may succeed. Puts here are idempotent. */
 const retryableCodes = new Set([
@@ -79,6 +81,13 @@ export class EtcdKvClient {
   /** RangeRequest { key = 1 } with serializable = false: a linearizable read (ReadIndex). */
   async get(key) {
     const response = decodeFields(await this.call(rangePath, encodeBytesFields([[1, key]])));
+    return Number(response.get(4) ?? 0n); // count
+  }
+
+  /** RangeRequest { key = 1, serializable = 7 }: the member answers from its own state. */
+  async getSerializable(key) {
+    const request = Buffer.concat([encodeBytesFields([[1, key]]), serializableTrue]);
+    const response = decodeFields(await this.call(rangePath, request));
     return Number(response.get(4) ?? 0n); // count
   }
 

@@ -161,6 +161,12 @@ export class EtcdBenchCluster {
     return { op: () => client.get(readKey), close: () => client.close() };
   }
 
+  /** A serializable range GET of one key: the member's own state, no ReadIndex round. */
+  localReader(index) {
+    const client = this.loadClient(index);
+    return { op: () => client.getSerializable(readKey), close: () => client.close() };
+  }
+
   probeWriter(firstId, payloadBytes) {
     const client = this.loadClient(MEMBER_IDS.indexOf(firstId), probeClientPolicy);
     let sequence = 0;

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { LmsClient } from "../dist/client/lms-client.js";
-import { ClusterServiceService, NodeRole, Role } from "../dist/gen/lms.js";
+import { ClusterServiceService, NodeRole, ReadConsistency, Role } from "../dist/gen/lms.js";
 import { bootstrapAdmin } from "../dist/node/bootstrap-admin.js";
 import { loadClientPolicy, payloadOf, probeClientPolicy, rotatedFrom } from "./client-policy.mjs";
 import { cpuSeconds, freePorts, killHard, sleep, spawnLogged, stopGently, waitFor } from "./processes.mjs";
@@ -186,6 +186,18 @@ export class LmsBenchCluster {
     const client = this.loadClient(index);
     return {
       op: () => client.courses.listCourses({}),
+      close: () => client.close(),
+    };
+  }
+
+  /**
+   * A local read (ListCourses at READ_CONSISTENCY_LOCAL: this node's applied state, no ReadIndex
+   * round): the same call without consensus, so the price of the RPC stack itself shows.
+   */
+  localReader(index) {
+    const client = this.loadClient(index);
+    return {
+      op: () => client.courses.listCourses({ consistency: ReadConsistency.READ_CONSISTENCY_LOCAL }),
       close: () => client.close(),
     };
   }

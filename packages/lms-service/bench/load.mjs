@@ -26,7 +26,7 @@ function maxTerm(terms) {
  */
 export async function runClosedLoop(target, { kind, concurrency, warmUpMs, durationMs, payloadBytes }) {
   const workers = Array.from({ length: concurrency }, (_, i) =>
-    kind === "write" ? target.writer(i, payloadBytes) : target.reader(i),
+    kind === "write" ? target.writer(i, payloadBytes) : kind === "localRead" ? target.localReader(i) : target.reader(i),
   );
   const termsBefore = await target.terms();
   const latencies = [];

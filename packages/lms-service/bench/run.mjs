@@ -62,6 +62,8 @@ async function throughputSection(systems) {
   const workloads = [
     ...WRITE_CONCURRENCIES.map((concurrency) => ({ kind: "write", concurrency })),
     { kind: "read", concurrency: READ_CONCURRENCY },
+    // The same read without consensus on both systems: what the RPC stack alone allows.
+    { kind: "localRead", concurrency: READ_CONCURRENCY },
   ];
   const runs = [];
   for (const workload of workloads) {
