@@ -37,6 +37,12 @@ export const joinCheckIntervalMs = 250;
 export const peerKeepIntervalMs = 1_000;
 /** How often the node checks whether Raft stopped by itself (a storage failure). */
 export const fatalCheckIntervalMs = 1_000;
+/**
+ * How long a write or read that meets an election waits in Raft for the new leader (raft-core's
+ * `leaderWaitMs`). Elections here take a few hundred milliseconds; refusing at once would send
+ * every client into backoff and let it find the new leader only at its next attempt.
+ */
+export const raftLeaderWaitMs = 1_000;
 
 /** Raft timing a node may override (tests shorten elections). */
 export type RaftTuning = Partial<
@@ -48,6 +54,7 @@ export type RaftTuning = Partial<
     | "snapshotEveryEntries"
     | "snapshotTrailingEntries"
     | "defaultTimeoutMs"
+    | "leaderWaitMs"
   >
 >;
 
@@ -230,6 +237,7 @@ export class LmsNode {
         transport,
         stateMachine,
         logger,
+        leaderWaitMs: raftLeaderWaitMs,
         ...options.raft,
       },
       metrics,

@@ -18,9 +18,12 @@ export interface LeaderSource {
 
 /**
  * Runs `attempt` (a propose or a read barrier) and, when it is refused only because no leader is
- * known here (an election runs), waits for one (at most {@link leaderWaitMs} a round, never past
- * `deadlineMs`) and runs it again. Such a refusal means nothing was applied: a proposal refused
- * with NOT_LEADER and no leader hint never left this node, and a read changes nothing. Any other
+ * known here (an election runs), waits for one. Raft itself already holds a call that meets an
+ * election on this node (`raftLeaderWaitMs`); this covers the refusals that come later: a
+ * forwarded proposal the old leader refused without naming a new one, and a read whose leader
+ * lost its leadership before confirming it. It waits at most {@link leaderWaitMs} a round, never
+ * past `deadlineMs`, and runs the call again. Such a refusal means nothing was applied: a
+ * proposal refused with NOT_LEADER and no leader hint was not appended, and a read changes nothing. Any other
  * outcome is returned as it is.
  */
 export async function withLeader<T>(

@@ -40,6 +40,7 @@ import {
   TransferFailedError,
 } from "./errors.js";
 import { Inbox } from "./inbox.js";
+import { LeaderWaiters } from "./leader-waiters.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { PendingProposal, PendingProposals } from "./pending-proposals.js";
 import { PendingRead, PendingReads } from "./pending-reads.js";
@@ -205,6 +206,9 @@ export class RaftServer<Result = unknown> {
 
   private readonly proposals: PendingProposals<Result>;
   private readonly reads = new PendingReads();
+  /** Proposals and reads that met no leader here, held for one (`leaderWaitMs`). */
+  private readonly proposalsAwaitingLeader: LeaderWaiters<PendingProposal<Result>>;
+  private readonly readsAwaitingLeader: LeaderWaiters<PendingRead>;
   private nextRequestId: number;
 
   /** Leader, term and role as of the last Ready, to notice changes. */
@@ -265,6 +269,8 @@ export class RaftServer<Result = unknown> {
     this.stateMachine = options.stateMachine;
     this.logger = options.logger ?? silentLogger;
     this.proposals = new PendingProposals<Result>(options.id);
+    this.proposalsAwaitingLeader = new LeaderWaiters(this.options.leaderWaitMs);
+    this.readsAwaitingLeader = new LeaderWaiters(this.options.leaderWaitMs);
     this.compaction = new CompactionPolicy(
       this.options.snapshotEveryEntries,
       this.options.snapshotTrailingEntries,
@@ -770,6 +776,7 @@ export class RaftServer<Result = unknown> {
       // A Ready that needed no write applied its entries just now: a snapshot may be due already.
       this.maybeTakeSnapshot();
       if (this.lifecycle !== "running") return;
+      if (this.requireCore().currentLeader() !== "") this.releaseLeaderWaits();
     } catch (error) {
       // A seam broke its contract (a core invariant, a throwing transport): the state can no longer be trusted.
       this.halt(
@@ -788,6 +795,7 @@ export class RaftServer<Result = unknown> {
         return;
       case "tick":
         core.tick();
+        this.expireLeaderWaits();
         return;
       case "unreachable":
         core.reportUnreachable(event.peer);
@@ -804,7 +812,9 @@ export class RaftServer<Result = unknown> {
         return;
       }
       case "read":
-        if (!event.read.settled) core.readIndex(event.read.requestId);
+        if (event.read.settled) return;
+        if (core.currentLeader() === "" && this.readsAwaitingLeader.park(event.read, this.clock.now())) return;
+        core.readIndex(event.read.requestId);
         return;
       case "durable":
         this.writeInFlight = undefined;
@@ -1403,8 +1413,36 @@ export class RaftServer<Result = unknown> {
         this.proposals.markForwarded(proposal, outcome.to, core.currentTerm(), outcome.held === true);
         return;
       case "rejected":
+        // No leader known (an election runs): nothing was appended, so the call may wait for one.
+        if (
+          outcome.reason === "not-leader" &&
+          outcome.leaderHint === "" &&
+          this.proposalsAwaitingLeader.park(proposal, this.clock.now())
+        ) {
+          return;
+        }
         this.proposals.reject(proposal, this.rejectionError(outcome, data.byteLength));
         return;
+    }
+  }
+
+  /** A leader is known again: the calls waiting for one go to the core, in arrival order. */
+  private releaseLeaderWaits(): void {
+    if (this.proposalsAwaitingLeader.size === 0 && this.readsAwaitingLeader.size === 0) return;
+    for (const proposal of this.proposalsAwaitingLeader.releaseAll()) this.post({ kind: "propose", proposal });
+    for (const read of this.readsAwaitingLeader.releaseAll()) this.post({ kind: "read", read });
+  }
+
+  /** Fails the waiting calls whose `leaderWaitMs` ran out with no leader known. */
+  private expireLeaderWaits(): void {
+    if (this.proposalsAwaitingLeader.size === 0 && this.readsAwaitingLeader.size === 0) return;
+    const now = this.clock.now();
+    const waited = `no leader was known within ${this.options.leaderWaitMs} ms`;
+    for (const proposal of this.proposalsAwaitingLeader.takeExpired(now)) {
+      this.proposals.reject(proposal, new NotLeaderError("", waited));
+    }
+    for (const read of this.readsAwaitingLeader.takeExpired(now)) {
+      this.reads.reject(read, new ReadFailedError(`leadership could not be confirmed: ${waited}`));
     }
   }
 
@@ -1483,6 +1521,8 @@ export class RaftServer<Result = unknown> {
     this.tickTimer = undefined;
     this.yieldTimer = undefined;
     this.inbox.clear();
+    this.proposalsAwaitingLeader.clear();
+    this.readsAwaitingLeader.clear();
     this.applyQueue.length = 0;
     this.stopSnapshotSends();
     this.snapshotReceiver.reset();

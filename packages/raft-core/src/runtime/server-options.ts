@@ -44,6 +44,14 @@ export interface RaftServerOptions<Result = unknown> extends CoreConfig {
   /** Timeout of a `propose` or `read` that gives none; `Infinity` waits forever. */
   readonly defaultTimeoutMs?: number;
   /**
+   * How long a `propose` or `read` that reaches this node while it knows no leader (an election
+   * is running) waits for one before it fails with NOT_LEADER (a proposal) or READ_FAILED (a
+   * read); the call's own timeout still applies. 0 (the default) refuses such calls at once.
+   * A few election timeouts is a good value for a server whose callers would only retry: they
+   * then reach the new leader as soon as it is known, without a backoff round of their own.
+   */
+  readonly leaderWaitMs?: number;
+  /**
    * Take a snapshot (and compact the log) each time the state machine has applied this many
    * entries past the last snapshot; 0 (the default) turns automatic snapshots off. Needs a storage
    * with the snapshot methods and a state machine with `snapshot` and `restore`.
@@ -80,6 +88,7 @@ export interface ResolvedServerOptions {
   readonly maxPendingProposals: number;
   readonly maxPendingReads: number;
   readonly defaultTimeoutMs: number;
+  readonly leaderWaitMs: number;
   readonly snapshotEveryEntries: number;
   readonly snapshotEveryBytes: number;
   readonly snapshotTrailingEntries: number;
@@ -123,12 +132,14 @@ export function resolveServerOptions<Result>(options: RaftServerOptions<Result>)
     maxPendingProposals: options.maxPendingProposals ?? DEFAULT_MAX_PENDING_PROPOSALS,
     maxPendingReads: options.maxPendingReads ?? DEFAULT_MAX_PENDING_READS,
     defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+    leaderWaitMs: options.leaderWaitMs ?? 0,
     snapshotEveryEntries: options.snapshotEveryEntries ?? (autoSnapshots ? DEFAULT_SNAPSHOT_EVERY_ENTRIES : 0),
     snapshotEveryBytes: options.snapshotEveryBytes ?? (autoSnapshots ? DEFAULT_SNAPSHOT_EVERY_BYTES : 0),
     snapshotTrailingEntries: options.snapshotTrailingEntries ?? DEFAULT_SNAPSHOT_TRAILING_ENTRIES,
     snapshotChunkBytes: options.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES,
   };
   positiveInteger("tickMs", resolved.tickMs);
+  nonNegativeInteger("leaderWaitMs", resolved.leaderWaitMs);
   nonNegativeInteger("snapshotEveryEntries", resolved.snapshotEveryEntries);
   nonNegativeInteger("snapshotEveryBytes", resolved.snapshotEveryBytes);
   nonNegativeInteger("snapshotTrailingEntries", resolved.snapshotTrailingEntries);

@@ -77,6 +77,8 @@ export interface SimClusterOptions {
   readonly sessions?: boolean;
   /** How every node confirms reads (default "read-index"); "lease" needs CheckQuorum, which is on. */
   readonly readMode?: ReadMode;
+  /** Every node's `leaderWaitMs` (default 0: calls that meet an election fail at once). */
+  readonly leaderWaitMs?: number;
   /**
    * Largest clock-rate error per node, in thousandths: each node's clock runs at a fixed rate drawn
    * in [1000 - drift, 1000 + drift] (default 0: perfect clocks).
@@ -204,6 +206,7 @@ export class SimCluster {
   private readonly snapshotTrailingEntries: number | undefined;
   private readonly sessions: boolean;
   private readonly readMode: ReadMode;
+  private readonly leaderWaitMs: number;
   private readonly clockDriftPermille: number;
   /** Each node's clock rate (thousandths), fixed for the node's whole life. */
   private readonly clockRates = new Map<NodeId, number>();
@@ -238,6 +241,7 @@ export class SimCluster {
     this.snapshotTrailingEntries = options.snapshotTrailingEntries;
     this.sessions = options.sessions === true;
     this.readMode = options.readMode ?? "read-index";
+    this.leaderWaitMs = options.leaderWaitMs ?? 0;
     this.clockDriftPermille = options.clockDriftPermille ?? 0;
     this.sessionDedupe = options.sessionDedupe !== false;
     this.minSyncMs = options.minSyncMs;
@@ -740,6 +744,7 @@ export class SimCluster {
       snapshotEveryEntries: this.snapshotEveryEntries,
       snapshotTrailingEntries: this.snapshotTrailingEntries,
       readMode: this.readMode,
+      leaderWaitMs: this.leaderWaitMs,
       clock: incarnation.clock,
       storage: this.fencedStorage(node, incarnation, markDirty),
       transport: this.fencedTransport(incarnation, markDirty),

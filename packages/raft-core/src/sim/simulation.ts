@@ -106,6 +106,11 @@ export interface SimulationOptions {
    */
   readonly connectionResets?: boolean;
   /**
+   * Every node's `leaderWaitMs` (default 0): a proposal or read that meets an election waits this
+   * long for its leader instead of failing NOT_LEADER / READ_FAILED at once.
+   */
+  readonly leaderWaitMs?: number;
+  /**
    * Largest clock-rate error per node, in thousandths (default 0): each node's clock runs at a
    * fixed rate in [1000 - drift, 1000 + drift]. Lease reads are safe while the drift stays within
    * what `leaseDriftTicks` allows (10% of the election timeout by default).
@@ -149,6 +154,7 @@ export interface ResolvedSimulationOptions {
   readonly sessionDedupe: boolean;
   readonly readMode: ReadMode;
   readonly connectionResets: boolean;
+  readonly leaderWaitMs: number;
   readonly clockDriftPermille: number;
 }
 
@@ -314,6 +320,7 @@ export async function runSimulationDetailed(options: SimulationOptions): Promise
     sessions: resolved.sessions,
     sessionDedupe: resolved.sessionDedupe,
     readMode: resolved.readMode,
+    leaderWaitMs: resolved.leaderWaitMs,
     clockDriftPermille: resolved.clockDriftPermille,
   });
   const history = new History(clock);
@@ -632,6 +639,7 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
     sessionDedupe: options.sessionDedupe ?? true,
     readMode: options.readMode ?? "read-index",
     connectionResets: options.connectionResets ?? false,
+    leaderWaitMs: options.leaderWaitMs ?? 0,
     clockDriftPermille: options.clockDriftPermille ?? 0,
   };
   if (resolved.readMode !== "read-index" && resolved.readMode !== "lease") {
@@ -661,7 +669,7 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
     if (!Number.isSafeInteger(value) || value < 1)
       throw new RangeError(`${name} must be a positive integer, got ${value}`);
   }
-  for (const name of ["snapshotEveryEntries", "snapshotTrailingEntries"] as const) {
+  for (const name of ["snapshotEveryEntries", "snapshotTrailingEntries", "leaderWaitMs"] as const) {
     const value = resolved[name];
     if (!Number.isSafeInteger(value) || value < 0)
       throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
