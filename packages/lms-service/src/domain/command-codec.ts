@@ -12,6 +12,13 @@ export const commandFormatVersion = 1;
 /**
  * Why bytes (or an object) are not a valid command. Returned, never thrown: a malformed entry in
  * the log must not stop the state machine. `field` names the offending field ("" for the whole).
+ *
+ * `fromNewerVersion` marks what a later build may write and this one cannot read: a newer format
+ * version, a command kind or a field this build does not know. Every node of one build judges
+ * plain garbage the same way, so applying it as "invalid" keeps the replicas equal; a command
+ * from a newer build is different, because the upgraded nodes apply it and this one would skip
+ * it (the state machine stops instead, see lms-state-machine.ts). A later build that changes what
+ * an existing field accepts must therefore add a field or a kind, or raise the format version.
  */
 export class MalformedCommandError extends Error {
   /** Stable across module copies, where `instanceof` can fail. */
@@ -20,6 +27,7 @@ export class MalformedCommandError extends Error {
   constructor(
     readonly field: string,
     readonly problem: string,
+    readonly fromNewerVersion = false,
   ) {
     super(field === "" ? `malformed command: ${problem}` : `malformed command: ${field} ${problem}`);
     this.name = "MalformedCommandError";
@@ -45,12 +53,18 @@ export function validateCommand(value: unknown): MalformedCommandError | undefin
     return new MalformedCommandError("", "must be a JSON object");
   }
   const record = value as Record<string, unknown>;
-  if (!isCommandKind(record.kind)) return new MalformedCommandError("kind", "names no command");
+  if (!isCommandKind(record.kind)) {
+    // A well-formed name this build does not know is a kind a newer build added.
+    const newer = typeof record.kind === "string" && idPattern.test(record.kind);
+    return new MalformedCommandError("kind", "names no command", newer);
+  }
   const schema = commandSchemas[record.kind];
   const fields: Record<string, FieldRule> = schema.fields;
   for (const key of Object.keys(record)) {
     if (!(stampFields as readonly string[]).includes(key) && !Object.hasOwn(fields, key)) {
-      return new MalformedCommandError(key, `is not a field of ${record.kind}`);
+      // A field a newer build added to this kind; "__proto__" and the like are plain garbage.
+      const newer = idPattern.test(key) && !Object.hasOwn(Object.prototype, key);
+      return new MalformedCommandError(key, `is not a field of ${record.kind}`, newer);
     }
   }
   const actorProblem = checkActor(record.actor, schema.anonymous);
@@ -119,7 +133,10 @@ export function decodeCommand(bytes: Uint8Array): DecodeResult {
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return fail("", "must be a JSON object");
   const { v, ...rest } = parsed as Record<string, unknown>;
-  if (v !== commandFormatVersion) return fail("v", `must be ${commandFormatVersion}`);
+  if (v !== commandFormatVersion) {
+    const newer = Number.isSafeInteger(v) && (v as number) > commandFormatVersion;
+    return { ok: false, error: new MalformedCommandError("v", `must be ${commandFormatVersion}`, newer) };
+  }
   const problem = validateCommand(rest);
   if (problem !== undefined) return { ok: false, error: problem };
   return { ok: true, command: rest as unknown as LmsCommand };

@@ -66,6 +66,7 @@ export class LmsStateMachine implements StateMachine<LmsApplyResult> {
     try {
       this.checkContiguous(entries);
       const decoded = entries.map(decodeEntry);
+      refuseNewerCommands(entries, decoded);
       // One disk round trip for the records the whole batch will most likely read, instead of
       // several awaited point reads per entry (which made the applied index trail the commit).
       await this.store.prefetch(decoded.flatMap((item) => (item?.ok === true ? likelyReads(item.command) : [])));
@@ -136,6 +137,34 @@ export class LmsStateMachine implements StateMachine<LmsApplyResult> {
 
 /** A decoded command entry; undefined for noop and config entries (nothing to apply). */
 type DecodedEntry = ReturnType<typeof decodeCommand> | undefined;
+
+/**
+ * Stops before applying anything of the call when an entry was written by a newer build (see
+ * `MalformedCommandError.fromNewerVersion`). Upgraded nodes apply such an entry; skipping it here
+ * would make this replica differ from theirs for good. Throwing stops Raft on this node (its
+ * runtime treats a failed apply as fatal); once the node runs the newer build it applies the entry
+ * from its durable applied index like any other.
+ */
+function refuseNewerCommands(entries: readonly Entry[], decoded: readonly DecodedEntry[]): void {
+  for (let i = 0; i < decoded.length; i++) {
+    const item = decoded[i];
+    if (item === undefined || item.ok || !item.error.fromNewerVersion) continue;
+    throw new CommandFromNewerVersionError(entries[i].index, item.error.message);
+  }
+}
+
+/** A committed entry this build cannot apply because a newer build wrote it: upgrade this node. */
+export class CommandFromNewerVersionError extends Error {
+  constructor(
+    readonly index: number,
+    problem: string,
+  ) {
+    super(
+      `entry ${index} was written by a newer Lectern version (${problem}); upgrade this node: it applies the entry once it runs that version`,
+    );
+    this.name = "CommandFromNewerVersionError";
+  }
+}
 
 function decodeEntry(entry: Entry): DecodedEntry {
   if (entry.type !== "normal" || entry.data.byteLength === 0) return undefined;
