@@ -39,10 +39,12 @@ const USAGE = `raft-sim: deterministic simulation of a Raft cluster (@lectern/ra
 Usage:
   raft-sim run    [--seed S] [--nodes N] [--ticks T] [--faults PROFILE] [--rate OPS]
                   [--op-timeout MS] [--snapshot-every E] [--snapshot-trailing K]
-                  [--sessions on|off] [--schedule FILE] [--history FILE] [--trace FILE] [--json]
+                  [--sessions on|off] [--connection-resets on|off] [--leader-wait MS]
+                  [--schedule FILE] [--history FILE] [--trace FILE] [--json]
   raft-sim search --seeds RANGE [--nodes N] [--ticks T] [--faults PROFILE] [--rate OPS]
                   [--op-timeout MS] [--snapshot-every E] [--snapshot-trailing K]
-                  [--sessions on|off] [--schedule FILE] [--json]
+                  [--sessions on|off] [--connection-resets on|off] [--leader-wait MS]
+                  [--schedule FILE] [--json]
   raft-sim --help
 
 run     simulates one seed: a safety phase of T ticks with faults and a client workload, then a
@@ -66,6 +68,10 @@ Options:
   --snapshot-trailing K  entries kept behind each snapshot                      default ${DEFAULT_SIM_SNAPSHOT_TRAILING_ENTRIES}
   --sessions on|off   client sessions: clients register and retry writes with the
                       same sequence (off: plain proposals, never retried)      default on
+  --connection-resets on|off  a crashed node's peers hear its connections reset, and
+                      followers then campaign early (RaftCore.reportUnreachable)  default off
+  --leader-wait MS    every node's leaderWaitMs: a call that meets an election
+                      waits this long for its leader (0 = refused at once)      default 0
   --schedule FILE     replay a scenario file {seed, nodes, ticks, rate?, snapshotEveryEntries?,
                       snapshotTrailingEntries?, sessions?, schedule} instead of a generated schedule (seed,
                       nodes and ticks come from the file; with search, the file's schedule is run
@@ -100,6 +106,8 @@ const VALUE_FLAGS = new Set([
   "snapshot-every",
   "snapshot-trailing",
   "sessions",
+  "connection-resets",
+  "leader-wait",
   "schedule",
   "history",
   "trace",
@@ -257,6 +265,14 @@ function baseOptions(flags: ReadonlyMap<string, string>, io: CliIo): BaseOptions
     throw new UsageError(`--sessions must be on or off, got "${sessionsFlag}"`);
   }
   const sessions = sessionsFlag === undefined ? undefined : sessionsFlag === "on";
+  const resetsFlag = flags.get("connection-resets");
+  if (resetsFlag !== undefined && resetsFlag !== "on" && resetsFlag !== "off") {
+    throw new UsageError(`--connection-resets must be on or off, got "${resetsFlag}"`);
+  }
+  const connectionResets = resetsFlag === undefined ? undefined : resetsFlag === "on";
+  const leaderWaitMs = flags.has("leader-wait")
+    ? integerFlag(flags, "leader-wait", 0, 0, Number.MAX_SAFE_INTEGER)
+    : undefined;
   const schedulePath = flags.get("schedule");
   if (schedulePath === undefined) {
     return {
@@ -271,6 +287,8 @@ function baseOptions(flags: ReadonlyMap<string, string>, io: CliIo): BaseOptions
         snapshotEveryEntries: snapshotEveryFlag ?? 0,
         snapshotTrailingEntries,
         sessions,
+        connectionResets,
+        leaderWaitMs,
       },
     };
   }
@@ -312,6 +330,8 @@ function baseOptions(flags: ReadonlyMap<string, string>, io: CliIo): BaseOptions
       snapshotEveryEntries: snapshotEveryFlag ?? scenario.snapshotEveryEntries ?? 0,
       snapshotTrailingEntries: snapshotTrailingEntries ?? scenario.snapshotTrailingEntries,
       sessions: sessions ?? scenario.sessions,
+      connectionResets,
+      leaderWaitMs,
     },
   };
 }
@@ -332,6 +352,8 @@ function reproCommand(base: BaseOptions, seed: number): string {
   if ((o.snapshotEveryEntries ?? 0) > 0) parts.push(`--snapshot-every ${o.snapshotEveryEntries}`);
   if (o.snapshotTrailingEntries !== undefined) parts.push(`--snapshot-trailing ${o.snapshotTrailingEntries}`);
   if (o.sessions !== undefined) parts.push(`--sessions ${o.sessions ? "on" : "off"}`);
+  if (o.connectionResets !== undefined) parts.push(`--connection-resets ${o.connectionResets ? "on" : "off"}`);
+  if ((o.leaderWaitMs ?? 0) > 0) parts.push(`--leader-wait ${o.leaderWaitMs}`);
   return parts.join(" ");
 }
 

@@ -59,6 +59,31 @@ describe("raft-sim run", () => {
     expect(result.traceHash).toBe(direct.traceHash);
   });
 
+  it("--connection-resets and --leader-wait reach the run and its repro command", async () => {
+    const args = ["--seed", "3", "--nodes", "3", "--ticks", "150", "--faults", "standard"];
+    const out = await cli(["run", ...args, "--connection-resets", "on", "--leader-wait", "400", "--json"]);
+    expect(out.code, out.stdout + out.stderr).toBe(EXIT_OK);
+    const result = JSON.parse(out.stdout) as SimulationResult;
+    expect(result.options.connectionResets).toBe(true);
+    expect(result.options.leaderWaitMs).toBe(400);
+    const direct = await runSimulation({
+      seed: 3,
+      nodes: 3,
+      ticks: 150,
+      faults: "standard",
+      connectionResets: true,
+      leaderWaitMs: 400,
+    });
+    expect(result.traceHash).toBe(direct.traceHash);
+    // A failing run's repro command carries both.
+    const failing = ["--nodes", "3", "--ticks", "100", "--faults", "none", "--op-timeout", "1"];
+    const failed = await cli(["run", "--seed", "12", ...failing, "--connection-resets", "off", "--leader-wait", "50"]);
+    expect(failed.code).toBe(EXIT_VIOLATION);
+    expect(failed.stdout).toContain("--op-timeout 1 --connection-resets off --leader-wait 50");
+    expect((await cli(["run", ...args, "--connection-resets", "maybe"])).code).toBe(EXIT_USAGE);
+    expect((await cli(["run", ...args, "--leader-wait", "-5"])).code).toBe(EXIT_USAGE);
+  });
+
   it("prints a human summary by default and draws a progress bar only on a terminal", async () => {
     const plain = await cli(["run", "--seed", "2", "--nodes", "3", "--ticks", "120"]);
     expect(plain.code).toBe(EXIT_OK);
@@ -256,6 +281,8 @@ describe("raft-sim --help", () => {
       "--op-timeout",
       "--snapshot-every",
       "--snapshot-trailing",
+      "--connection-resets",
+      "--leader-wait",
       "--schedule",
       "--history",
       "--trace",
