@@ -23,6 +23,7 @@ import {
   unenrolStudent,
 } from "./handlers/courses.js";
 import { abortUpload, appendUploadChunk, commitUpload, startUpload } from "./handlers/uploads.js";
+import { keepFirstResult } from "./idempotency-retention.js";
 import { conflict, forbidden, type LmsResult } from "./results.js";
 
 const handlers: { readonly [K in LmsCommandKind]: Handler<K> } = {
@@ -61,8 +62,10 @@ export interface ApplyEnvironment {
 
 /**
  * Applies one decoded command on top of `batch`: resolves the actor from the store (the stored
- * role decides, not the token's), answers a repeated idempotency key with its first result, runs
- * the handler in a layer of its own and keeps its writes only if it accepted.
+ * role decides, not the token's), answers a repeated idempotency key with its first result while
+ * that is kept, runs the handler in a layer of its own and keeps its writes only if it accepted.
+ * An accepted command at a pruning index also prunes a bounded number of expired idempotency
+ * records (see idempotency-retention.ts); a refused or replayed one changes nothing.
  */
 export async function applyCommand(
   batch: WriteLayer,
@@ -92,7 +95,12 @@ export async function applyCommand(
   };
   const result = await runHandler(context, command);
   if (result.status !== "ok") return result;
-  layer.put("idempotency", idempotencyKey, { kind: command.kind, fingerprint, logIndex, result });
+  await keepFirstResult(
+    layer,
+    idempotencyKey,
+    { kind: command.kind, fingerprint, logIndex, result, at: command.at },
+    logIndex,
+  );
   batch.absorb(layer);
   return result;
 }

@@ -1,5 +1,6 @@
 import type { RecordRef } from "../store/lms-store.js";
 import type { LmsCommand } from "./commands.js";
+import { idempotencyPruneCursorKey } from "./idempotency-retention.js";
 import { key } from "./keys.js";
 
 /** The idempotency scope of anonymous commands (register, bootstrap). */
@@ -17,7 +18,12 @@ export function idempotencyRecordKey(command: LmsCommand): string {
  * one listed here but not read costs nothing but the lookup.
  */
 export function likelyReads(command: LmsCommand): RecordRef[] {
-  const refs: RecordRef[] = [{ collection: "idempotency", key: idempotencyRecordKey(command) }];
+  const refs: RecordRef[] = [
+    { collection: "idempotency", key: idempotencyRecordKey(command) },
+    // Read by every accepted command (the same record each time, so a batch looks it up once).
+    // The pruning itself is one bounded list (idempotency-retention.ts), not point reads.
+    { collection: "pruneCursors", key: idempotencyPruneCursorKey },
+  ];
   if (command.actor !== null) refs.push({ collection: "users", key: command.actor.userId });
   switch (command.kind) {
     case "postFeedbackNote":

@@ -40,3 +40,23 @@ export const maxMimeTypeChars = 127;
 export const maxAssignmentPoints = 100_000;
 /** Latest timestamp accepted (the largest valid JavaScript Date, in ms since the epoch). */
 export const maxTimestampMs = 8_640_000_000_000_000;
+
+/**
+ * How long the first result of an idempotency key is kept, counted in stamped command time. Safe
+ * because it is far longer than any client retries a key (LmsClient and the web's upload retries
+ * give up within seconds to minutes); a key reused after it is simply a new request.
+ */
+export const idempotencyRetentionMs = 24 * 60 * 60_000;
+/**
+ * Expired idempotency records are pruned by the accepted commands whose log index is a multiple of
+ * this, not by every command: a pruning pass costs a range read (a LevelDB iterator, well above
+ * the point reads a small write needs), and on every write it would be paid on every node. Log
+ * indexes are the same on every replica, so every replica prunes at the same commands.
+ */
+export const idempotencyPruneEveryEntries = 16;
+/**
+ * Most expired idempotency records one pass deletes: the work of one apply stays bounded, and at
+ * most one record is added per entry while a pass may remove this many per
+ * {@link idempotencyPruneEveryEntries} entries, so a backlog (after a quiet day, say) shrinks.
+ */
+export const maxIdempotencyRecordsPrunedPerPass = 256;

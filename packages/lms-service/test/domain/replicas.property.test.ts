@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { afterAll, expect, test } from "vitest";
 import { encodeCommand } from "../../src/domain/command-codec.js";
 import type { Actor, LmsCommand } from "../../src/domain/commands.js";
+import { idempotencyRetentionMs } from "../../src/domain/limits.js";
 import type { LmsApplyResult } from "../../src/domain/lms-state-machine.js";
 import { Cleanup, Harness, passwordHash, snapshotBytes } from "./harness.js";
 
@@ -190,23 +191,42 @@ type Step =
   | { type: "noop" }
   | { type: "garbage"; bytes: Uint8Array };
 
-/** One log entry: a stamped command (sometimes reusing an idempotency key), a noop, or garbage. */
-const step: fc.Arbitrary<Step> = fc.oneof(
-  {
-    weight: 12,
-    arbitrary: fc.record({
-      type: fc.constant("command" as const),
-      actorChoice: fc.integer({ min: 0, max: 9 }),
-      body,
-      key: fc.integer({ min: 0, max: 30 }),
-      timeStep: fc.integer({ min: 0, max: 20 }),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant("noop" as const) }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({ type: fc.constant("garbage" as const), bytes: fc.uint8Array({ maxLength: 20 }) }),
-  },
+/**
+ * One log entry: a stamped command (sometimes reusing an idempotency key), a noop, or garbage.
+ * `timeStep` is how far the stamped time moves from the previous command's.
+ */
+const stepWith = (timeStep: fc.Arbitrary<number>): fc.Arbitrary<Step> =>
+  fc.oneof(
+    {
+      weight: 12,
+      arbitrary: fc.record({
+        type: fc.constant("command" as const),
+        actorChoice: fc.integer({ min: 0, max: 9 }),
+        body,
+        key: fc.integer({ min: 0, max: 30 }),
+        timeStep,
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant("noop" as const) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ type: fc.constant("garbage" as const), bytes: fc.uint8Array({ maxLength: 20 }) }),
+    },
+  );
+
+const step = stepWith(fc.integer({ min: 0, max: 20 }));
+
+/**
+ * Stamped times as leaders with different clocks make them: mostly small steps, sometimes a jump
+ * past the idempotency retention (so accepted commands prune, and a key reused after it is a new
+ * request), sometimes back by more than the retention (a leader whose clock is behind).
+ */
+const retentionJumps = stepWith(
+  fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: 0, max: 20 }) },
+    { weight: 1, arbitrary: fc.constantFrom(idempotencyRetentionMs / 2, idempotencyRetentionMs + 1) },
+    { weight: 1, arbitrary: fc.constant(-idempotencyRetentionMs - 7) },
+  ),
 );
 
 const studentKinds = new Set(["joinByCode", "submit", "askQuestion"]);
@@ -229,7 +249,7 @@ function toEntries(steps: Step[]): Entry[] {
     if (s.type === "noop") push("noop", new Uint8Array());
     else if (s.type === "garbage") push("normal", s.bytes);
     else {
-      at += s.timeStep;
+      at = Math.max(0, at + s.timeStep);
       // Stamped ids are fresh per entry, as the accepting node would make them.
       const stamped = Object.fromEntries(
         Object.entries(s.body).map(([k, v]) => [k, v === "new" ? `id${entries.length}` : v]),
@@ -259,31 +279,49 @@ async function stateOf(h: Harness): Promise<string> {
   return (await snapshotBytes(h.store)).toString().split("\n").slice(1).join("\n");
 }
 
-test("random command sequences: two replicas (memory and LevelDB, different batching) end identical", async () => {
-  await fc.assert(
-    fc.asyncProperty(
-      fc.array(step, { minLength: 1, maxLength: 50 }),
-      fc.integer({ min: 1, max: 7 }),
-      async (steps, batch) => {
-        const entries = toEntries(steps);
-        const one = await Harness.memory(cleanup);
-        const two = await Harness.level(cleanup);
-        const resultsOne: LmsApplyResult[] = [];
-        for (const entry of entries) {
-          // One at a time on the first replica, checking that a refused command changed nothing.
-          const before = await stateOf(one);
-          const [result] = await one.machine.apply([entry]);
-          resultsOne.push(result);
-          if (result !== undefined && result.status !== "ok") expect(await stateOf(one)).toBe(before);
-        }
-        const resultsTwo = await applyAll(two, entries, batch);
-        expect(resultsTwo).toEqual(resultsOne);
-        expect(two.machine.appliedIndex()).toBe(entries.length);
-        expect((await snapshotBytes(two.store)).equals(await snapshotBytes(one.store))).toBe(true);
-        expect(await two.files.list()).toEqual(await one.files.list());
-        await cleanup.run();
-      },
-    ),
-    { numRuns: 30 },
-  );
-}, 120_000);
+/** How many accepted (not replayed) commands' idempotency records are gone from `h`. */
+async function prunedRecords(h: Harness, results: readonly LmsApplyResult[]): Promise<number> {
+  const kept = await h.store.list("idempotency", "", { limit: 100_000 });
+  return results.filter((result) => result?.status === "ok" && !result.replayed).length - kept.length;
+}
+
+test.each([
+  ["steady clocks", step, false],
+  ["clocks that jump past the idempotency retention and back (pruning)", retentionJumps, true],
+])(
+  "random command sequences, %s: two replicas (memory and LevelDB, different batching) end identical",
+  async (_, step, prunes) => {
+    let runsThatPruned = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(step, { minLength: 1, maxLength: 50 }),
+        fc.integer({ min: 1, max: 7 }),
+        async (steps, batch) => {
+          const entries = toEntries(steps);
+          const one = await Harness.memory(cleanup);
+          const two = await Harness.level(cleanup);
+          const resultsOne: LmsApplyResult[] = [];
+          for (const entry of entries) {
+            // One at a time on the first replica, checking that a refused command changed nothing.
+            const before = await stateOf(one);
+            const [result] = await one.machine.apply([entry]);
+            resultsOne.push(result);
+            if (result !== undefined && result.status !== "ok") expect(await stateOf(one)).toBe(before);
+          }
+          const resultsTwo = await applyAll(two, entries, batch);
+          expect(resultsTwo).toEqual(resultsOne);
+          expect(two.machine.appliedIndex()).toBe(entries.length);
+          expect((await snapshotBytes(two.store)).equals(await snapshotBytes(one.store))).toBe(true);
+          expect(await two.files.list()).toEqual(await one.files.list());
+          if ((await prunedRecords(one, resultsOne)) > 0) runsThatPruned++;
+          await cleanup.run();
+        },
+      ),
+      { numRuns: 30 },
+    );
+    // The property held with pruning in play (and without it where no time passed the retention).
+    if (prunes) expect(runsThatPruned).toBeGreaterThan(0);
+    else expect(runsThatPruned).toBe(0);
+  },
+  120_000,
+);
