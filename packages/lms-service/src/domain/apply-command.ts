@@ -58,6 +58,8 @@ const handlers: { readonly [K in LmsCommandKind]: Handler<K> } = {
 export interface ApplyEnvironment {
   readonly files: FileStore;
   readonly maxFileBytes: number;
+  /** Log indexes between idempotency pruning passes (idempotency-retention.ts). */
+  readonly idempotencyPruneEveryEntries: number;
 }
 
 /**
@@ -100,6 +102,7 @@ export async function applyCommand(
     idempotencyKey,
     { kind: command.kind, fingerprint, logIndex, result, at: command.at },
     logIndex,
+    environment.idempotencyPruneEveryEntries,
   );
   batch.absorb(layer);
   return result;

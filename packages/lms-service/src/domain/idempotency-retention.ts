@@ -44,10 +44,11 @@ export async function keepFirstResult(
   recordKey: string,
   record: IdempotencyRecord & { readonly at: number },
   logIndex: number,
+  pruneEveryEntries: number = idempotencyPruneEveryEntries,
 ): Promise<void> {
   // Read by every command (a point read, prefetched): an entry stamped below it must drop it.
   const cursor = (await tx.get("pruneCursors", idempotencyPruneCursorKey))?.after;
-  const pass = logIndex % idempotencyPruneEveryEntries === 0;
+  const pass = logIndex % pruneEveryEntries === 0;
   let next = pass ? ((await pruneExpired(tx, record.at, cursor)) ?? cursor) : cursor;
   const entryKey = expiringIdempotencyKey(record.at, recordKey);
   // Pruned entries are older than `record.at` minus the retention, so only an old cursor can be

@@ -5,7 +5,7 @@ import { applyCommand } from "./apply-command.js";
 import { likelyReads } from "./apply-prefetch.js";
 import { WriteLayer } from "./apply-transaction.js";
 import { decodeCommand } from "./command-codec.js";
-import { defaultMaxFileBytes } from "./limits.js";
+import { defaultMaxFileBytes, idempotencyPruneEveryEntries } from "./limits.js";
 import { invalid, type LmsResult } from "./results.js";
 
 /** One result per entry: undefined for noop and config entries (raft-core ignores those). */
@@ -22,6 +22,12 @@ export interface LmsStateMachineOptions {
    * (default 25 MiB); the file store's own limit should match it.
    */
   readonly maxFileBytes?: number;
+  /**
+   * Log indexes between idempotency pruning passes (default {@link idempotencyPruneEveryEntries}).
+   * Like every setting that changes what apply does, it must be the same on every replica; tests
+   * set 1 to prune at every accepted command.
+   */
+  readonly idempotencyPruneEveryEntries?: number;
   /** See {@link defaultMaxBatchWriteBytes}. */
   readonly maxBatchWriteBytes?: number;
 }
@@ -45,6 +51,7 @@ export class LmsStateMachine implements StateMachine<LmsApplyResult> {
   private readonly store: LmsStore;
   private readonly files: FileStore;
   private readonly maxFileBytes: number;
+  private readonly idempotencyPruneEveryEntries: number;
   private readonly maxBatchWriteBytes: number;
   private applying = false;
 
@@ -52,6 +59,12 @@ export class LmsStateMachine implements StateMachine<LmsApplyResult> {
     this.store = options.store;
     this.files = options.files;
     this.maxFileBytes = options.maxFileBytes ?? defaultMaxFileBytes;
+    this.idempotencyPruneEveryEntries = options.idempotencyPruneEveryEntries ?? idempotencyPruneEveryEntries;
+    if (!Number.isSafeInteger(this.idempotencyPruneEveryEntries) || this.idempotencyPruneEveryEntries < 1) {
+      throw new RangeError(
+        `LmsStateMachine: idempotencyPruneEveryEntries must be a positive integer, got ${this.idempotencyPruneEveryEntries}`,
+      );
+    }
     this.maxBatchWriteBytes = options.maxBatchWriteBytes ?? defaultMaxBatchWriteBytes;
   }
 
@@ -119,7 +132,11 @@ export class LmsStateMachine implements StateMachine<LmsApplyResult> {
   private async applyDecoded(batch: WriteLayer, decoded: DecodedEntry, logIndex: number): Promise<LmsApplyResult> {
     if (decoded === undefined) return undefined;
     if (!decoded.ok) return invalid(decoded.error.message);
-    return applyCommand(batch, decoded.command, logIndex, { files: this.files, maxFileBytes: this.maxFileBytes });
+    return applyCommand(batch, decoded.command, logIndex, {
+      files: this.files,
+      maxFileBytes: this.maxFileBytes,
+      idempotencyPruneEveryEntries: this.idempotencyPruneEveryEntries,
+    });
   }
 
   private checkContiguous(entries: readonly Entry[]): void {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Entry } from "@lectern/raft-core";
 import { encodeCommand } from "../../src/domain/command-codec.js";
 import type { Actor, CommandStamp, LmsCommand, LmsCommandKind, Role } from "../../src/domain/commands.js";
-import { LmsStateMachine } from "../../src/domain/lms-state-machine.js";
+import { LmsStateMachine, type LmsStateMachineOptions } from "../../src/domain/lms-state-machine.js";
 import type { LmsResult } from "../../src/domain/results.js";
 import { FileStore } from "../../src/store/file-store.js";
 import { LevelLmsStore } from "../../src/store/level-store.js";
@@ -37,6 +37,9 @@ export class Cleanup {
   }
 }
 
+/** State machine settings a test may change (the same on every replica it builds). */
+export type HarnessOptions = Pick<LmsStateMachineOptions, "idempotencyPruneEveryEntries">;
+
 /**
  * A state machine fed one entry per command, the way raft-core would: the harness stamps the
  * time (1000 ms per entry unless told) and a fresh idempotency key, encodes, and applies.
@@ -54,18 +57,18 @@ export class Harness {
     readonly files: FileStore,
   ) {}
 
-  static async memory(cleanup: Cleanup): Promise<Harness> {
+  static async memory(cleanup: Cleanup, options: HarnessOptions = {}): Promise<Harness> {
     const store = new MemoryLmsStore();
     const files = await FileStore.open(await cleanup.tempDir());
-    return new Harness(new LmsStateMachine({ store, files }), store, files);
+    return new Harness(new LmsStateMachine({ store, files, ...options }), store, files);
   }
 
-  static async level(cleanup: Cleanup, dir?: string): Promise<Harness> {
+  static async level(cleanup: Cleanup, dir?: string, options: HarnessOptions = {}): Promise<Harness> {
     const root = dir ?? (await cleanup.tempDir());
     const store = await LevelLmsStore.open(join(root, "lms"));
     cleanup.later(() => store.close());
     const files = await FileStore.open(join(root, "files"));
-    return new Harness(new LmsStateMachine({ store, files }), store, files);
+    return new Harness(new LmsStateMachine({ store, files, ...options }), store, files);
   }
 
   /** The stamped command, not applied. */

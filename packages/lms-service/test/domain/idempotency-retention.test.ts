@@ -271,4 +271,12 @@ describe("idempotency records expire", () => {
     expect(replay).toEqual({ ...first, replayed: true });
     expect(await h.store.get("courses", "legacy-again")).toBeUndefined();
   });
+
+  test("the pass period must be a positive integer (it decides results, like every apply setting)", async () => {
+    for (const bad of [0, -16, 1.5]) {
+      await expect(Harness.memory(cleanup, { idempotencyPruneEveryEntries: bad })).rejects.toThrow(
+        /idempotencyPruneEveryEntries must be a positive integer/,
+      );
+    }
+  });
 });
