@@ -23,6 +23,8 @@ export {
   type UploadInput,
 } from "./client/lms-client.js";
 export { isRetryable, leaderAddressHint, lecternErrorCode } from "./client/retry-policy.js";
+// The bound GetDashboard inspects, shared with the web front's dashboard.
+export { maxDashboardCourses } from "./domain/queries.js";
 export * as lmsProto from "./gen/lms.js";
 // The node.
 export { type BootstrapAdminInput, bootstrapAdmin } from "./node/bootstrap-admin.js";

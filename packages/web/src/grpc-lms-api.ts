@@ -9,6 +9,8 @@ import { collectPages } from "./grpc/paging.js";
 import {
   assignmentFromProto,
   courseFromProto,
+  coursePageFromProto,
+  dashboardFromProto,
   feedbackNoteFromProto,
   fileFromProto,
   gradeChangeFromProto,
@@ -30,7 +32,9 @@ import {
   type ClusterStatus,
   type Course,
   type CourseDetail,
+  type CoursePage,
   type CsvExport,
+  type DashboardData,
   type FeedbackNote,
   type FileDownload,
   type Grade,
@@ -230,6 +234,16 @@ class GrpcLmsApiClient implements GrpcLmsApi {
       const response = await this.as(token).courses.getCourse({ courseId: input.courseId });
       return { course: courseFromProto(response.course), instructor: userFromProto(response.instructor) };
     });
+  }
+
+  getCoursePage(token: string, input: { courseId: string }): Promise<CoursePage> {
+    return mapErrors(async () =>
+      coursePageFromProto(await this.as(token).courses.getCoursePage({ courseId: input.courseId })),
+    );
+  }
+
+  getDashboard(token: string): Promise<DashboardData> {
+    return mapErrors(async () => dashboardFromProto(await this.as(token).courses.getDashboard({})));
   }
 
   createJoinCode(

@@ -168,6 +168,53 @@ export interface Question {
   readonly answeredAtMs: number;
 }
 
+/**
+ * Everything the course page shows, for the caller's view, from one call (lms.proto GetCoursePage).
+ * The owner-only and student-only lists are empty for the other kind of viewer.
+ */
+export interface CoursePage {
+  readonly detail: CourseDetail;
+  /** The caller's role in the course: its owning instructor (an admin who owns it too) or a student. */
+  readonly viewerRole: "instructor" | "student";
+  readonly assignments: readonly Assignment[];
+  readonly materials: readonly Material[];
+  /** The owner: every question. A student: their own. */
+  readonly questions: readonly Question[];
+  /** The owner: every note. A student: notes to them or to the whole course. */
+  readonly feedback: readonly FeedbackNote[];
+  /** Student: their latest attempt per assignment. */
+  readonly mySubmissions: readonly Submission[];
+  /** Student: their own released grades only. */
+  readonly myGrades: readonly Grade[];
+  /** Owner: every join code, revoked ones included. */
+  readonly joinCodes: readonly JoinCode[];
+  /** Owner: the enrolled students. */
+  readonly students: readonly User[];
+}
+
+/**
+ * Courses the dashboard inspects for its per-course lists; more are listed but not inspected.
+ * The service applies the bound in GetDashboard: this is the same value as lms-service's
+ * `maxDashboardCourses` (the contract test checks it), kept here so the web front's pages and the
+ * fake need not load the service package.
+ */
+export const maxDashboardCourses = 20;
+
+/**
+ * What the dashboard shows, from one call (lms.proto GetDashboard). Only the first
+ * {@link maxDashboardCourses} courses are inspected for the to-do list and the pending questions.
+ */
+export interface DashboardData {
+  /** Student: enrolled courses. Instructor: owned courses. Admin: every course. */
+  readonly courses: readonly Course[];
+  /** Student: assignments with no attempt of theirs, course by course in `courses` order. */
+  readonly unsubmitted: readonly Assignment[];
+  /** Instructor: every owned course's assignments with ungraded latest attempts. */
+  readonly needsGrading: readonly NeedsGradingItem[];
+  /** Instructor: pending questions per inspected owned course, 0 included. */
+  readonly pendingQuestions: ReadonlyArray<{ readonly courseId: string; readonly count: number }>;
+}
+
 /** A general feedback note from a course's instructor, to one student or to the whole course. */
 export interface FeedbackNote {
   readonly id: string;
@@ -272,6 +319,13 @@ export interface LmsApi {
   /** Student: enrolled courses. Instructor: owned courses. Admin: every course. */
   listCourses(token: string): Promise<Course[]>;
   getCourse(token: string, input: { courseId: string }): Promise<CourseDetail>;
+  /**
+   * Enrolled student or owning instructor: everything the course page shows, in one call. Refused
+   * as `listAssignments` would be (NOT_FOUND for a course the caller may not know about).
+   */
+  getCoursePage(token: string, input: { courseId: string }): Promise<CoursePage>;
+  /** Any signed-in user: the dashboard's courses and what needs their attention, in one call. */
+  getDashboard(token: string): Promise<DashboardData>;
   createJoinCode(token: string, input: WriteInput & { courseId: string; expiresAtMs: number }): Promise<JoinCode>;
   revokeJoinCode(token: string, input: WriteInput & { courseId: string; code: string }): Promise<JoinCode>;
   listJoinCodes(token: string, input: { courseId: string }): Promise<JoinCode[]>;

@@ -2,10 +2,11 @@ import { createHash, randomUUID } from "node:crypto";
 import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { maxDashboardCourses as serviceMaxDashboardCourses } from "@lectern/lms-service";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { LocalCluster } from "../src/grpc/local-cluster.js";
 import { createGrpcLmsApi, type GrpcLmsApi } from "../src/grpc-lms-api.js";
-import { type ApiError, isApiError, type LmsApi, type SpooledFile } from "../src/lms-api.js";
+import { type ApiError, isApiError, type LmsApi, maxDashboardCourses, type SpooledFile } from "../src/lms-api.js";
 import { FakeLmsApi, fakeMaxFileBytes } from "../src/testing/fake-lms-api.js";
 import { FakeOllama } from "./browser/fake-ollama.js";
 
@@ -329,6 +330,99 @@ function contract(worldOf: () => ContractWorld): void {
     expect(await api.listGrades(alice, { courseId: course.id })).toHaveLength(1);
     await api.setGradesReleased(teacher, { assignmentId: assignment.id, released: false, idempotencyKey: key() });
     expect(await api.listGrades(alice, { courseId: course.id })).toEqual([]);
+  });
+
+  test("pages: GetCoursePage and GetDashboard answer what the single reads answer, per viewer", async () => {
+    const world = worldOf();
+    const { api, adminToken } = world;
+    const { teacher, alice, bob, course, assignment, aliceUser, bobUser } = await classroom(world);
+    const courseId = course.id;
+    const later = await api.createAssignment(teacher, {
+      courseId,
+      title: "Paxos",
+      description: "",
+      dueAtMs: Date.now() + 3_600_000,
+      maxPoints: 5,
+      idempotencyKey: key(),
+    });
+    await api.postMaterial(teacher, { courseId, title: "Slides", description: "", idempotencyKey: key() });
+    await api.postFeedback(teacher, { courseId, text: "to all", idempotencyKey: key() });
+    await api.postFeedback(teacher, { courseId, studentId: bobUser.id, text: "to bob", idempotencyKey: key() });
+    await api.askQuestion(alice, { courseId, text: "alice asks", idempotencyKey: key() });
+    await api.askQuestion(bob, { courseId, text: "bob asks", idempotencyKey: key() });
+    await submitWork(api, alice, assignment.id, "alice v1");
+    await api.gradeSubmission(teacher, {
+      assignmentId: assignment.id,
+      studentId: aliceUser.id,
+      points: 7,
+      feedback: "",
+      idempotencyKey: key(),
+    });
+    await submitWork(api, bob, assignment.id, "bob v1");
+
+    const bySingleReads = async (token: string, owner: boolean) => ({
+      detail: await api.getCourse(token, { courseId }),
+      viewerRole: owner ? "instructor" : "student",
+      assignments: await api.listAssignments(token, { courseId }),
+      materials: await api.listMaterials(token, { courseId }),
+      questions: await api.listQuestions(token, { courseId }),
+      feedback: await api.listFeedback(token, { courseId }),
+      mySubmissions: owner ? [] : await api.listSubmissions(token, { courseId }),
+      myGrades: owner ? [] : await api.listGrades(token, { courseId }),
+      joinCodes: owner ? await api.listJoinCodes(token, { courseId }) : [],
+      students: owner ? await api.listStudents(token, { courseId }) : [],
+    });
+    const alicePage = await api.getCoursePage(alice, { courseId });
+    expect(alicePage).toEqual(await bySingleReads(alice, false));
+    expect(alicePage.questions.map((question) => question.text)).toEqual(["alice asks"]);
+    expect(alicePage.feedback.map((note) => note.text)).toEqual(["to all"]);
+    expect(alicePage.mySubmissions.map((submission) => submission.text)).toEqual(["alice v1"]);
+    // Graded, not released: hidden from the student on this path too.
+    expect(alicePage.myGrades).toEqual([]);
+    const teacherPage = await api.getCoursePage(teacher, { courseId });
+    expect(teacherPage).toEqual(await bySingleReads(teacher, true));
+    expect(teacherPage.students.map((student) => student.id).sort()).toEqual([aliceUser.id, bobUser.id].sort());
+    await api.setGradesReleased(teacher, { assignmentId: assignment.id, released: true, idempotencyKey: key() });
+    expect((await api.getCoursePage(alice, { courseId })).myGrades).toMatchObject([{ points: 7, released: true }]);
+    expect((await api.getCoursePage(bob, { courseId })).myGrades).toEqual([]);
+
+    const otherName = username("other");
+    await api.createUser(adminToken, {
+      username: otherName,
+      password: "other-password-12",
+      displayName: "Otto",
+      role: "instructor",
+      idempotencyKey: key(),
+    });
+    const other = (await api.login({ username: otherName, password: "other-password-12" })).token;
+    await expectHidden(api.getCoursePage(other, { courseId }));
+    await expectHidden(api.getCoursePage(teacher, { courseId: "no-such-course" }));
+
+    const aliceDashboard = await api.getDashboard(alice);
+    expect(aliceDashboard.courses).toEqual(await api.listCourses(alice));
+    expect(aliceDashboard.unsubmitted).toEqual([later]);
+    expect(aliceDashboard.needsGrading).toEqual([]);
+    expect(aliceDashboard.pendingQuestions).toEqual([]);
+    const teacherDashboard = await api.getDashboard(teacher);
+    expect(teacherDashboard.courses).toEqual(await api.listCourses(teacher));
+    // Alice is graded; Bob's attempt waits. The same numbers as the needs-grading list.
+    expect(teacherDashboard.needsGrading).toEqual(await api.listNeedsGrading(teacher, {}));
+    expect(teacherDashboard.needsGrading).toMatchObject([
+      { courseId, assignmentId: assignment.id, courseTitle: "Distributed systems", ungradedCount: 1, lateCount: 0 },
+    ]);
+    expect(teacherDashboard.pendingQuestions).toEqual([{ courseId, count: 2 }]);
+    expect(teacherDashboard.unsubmitted).toEqual([]);
+    const adminDashboard = await api.getDashboard(adminToken);
+    expect(adminDashboard.courses).toEqual(await api.listCourses(adminToken));
+    expect(adminDashboard).toMatchObject({ unsubmitted: [], needsGrading: [], pendingQuestions: [] });
+    expect(await api.getDashboard(other)).toEqual({
+      courses: [],
+      unsubmitted: [],
+      needsGrading: [],
+      pendingQuestions: [],
+    });
+    // The web front's bound is the service's.
+    expect(maxDashboardCourses).toBe(serviceMaxDashboardCourses);
   });
 
   test("idempotency: a retried write applies once; other content or a short key is refused", async () => {

@@ -250,11 +250,12 @@ test("needs grading: latest attempts without a grade, or graded before they were
     submittedAtMs: at,
     late,
   });
-  const grade = (assignmentId: string, studentId: string, at: number) => ({
+  /** A grade of `attempt` (0: graded without a submission), given at `at`. */
+  const grade = (assignmentId: string, studentId: string, attempt: number, at: number) => ({
     assignmentId,
     courseId: "c1",
     studentId,
-    submissionId: "",
+    submissionId: attempt === 0 ? "" : `${assignmentId}-${studentId}-${attempt}`,
     points: 1,
     feedback: "",
     gradedBy: "t",
@@ -266,11 +267,18 @@ test("needs grading: latest attempts without a grade, or graded before they were
     assignments: [assignment("a1"), assignment("a2")],
     latestSubmissions: [
       submission("a1", "s1", 1, 100, true), // ungraded, late
-      submission("a1", "s2", 2, 300), // graded at 200, before this attempt
-      submission("a1", "s3", 1, 100), // graded after it
+      submission("a1", "s2", 2, 300), // its attempt 1 was graded: attempt 2 needs grading
+      submission("a1", "s3", 1, 100), // this attempt graded
+      // Attempt 1 graded in the very millisecond attempt 2 came in: attempt 2 still needs grading.
+      submission("a1", "s4", 2, 300, true),
       submission("a2", "s1", 1, 100), // graded
     ],
-    grades: [grade("a1", "s2", 200), grade("a1", "s3", 150), grade("a2", "s1", 150)],
+    grades: [
+      grade("a1", "s2", 1, 200),
+      grade("a1", "s3", 1, 150),
+      grade("a1", "s4", 1, 300),
+      grade("a2", "s1", 1, 150),
+    ],
   });
   expect(items).toEqual([
     {
@@ -279,8 +287,8 @@ test("needs grading: latest attempts without a grade, or graded before they were
       assignmentId: "a1",
       assignmentTitle: "a1",
       dueAtMs: 0,
-      ungradedCount: 2,
-      lateCount: 1,
+      ungradedCount: 3,
+      lateCount: 2,
     },
   ]);
 });

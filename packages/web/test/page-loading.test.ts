@@ -1,74 +1,101 @@
 import { describe, expect, test, vi } from "vitest";
-import { ApiError } from "../src/lms-api.js";
+import { ApiError, type LmsApi } from "../src/lms-api.js";
 import { browserAs, courseWorld } from "./helpers.js";
 
-/** A promise with its resolve function, to hold a fake call open. */
-function gate(): { promise: Promise<void>; open: () => void } {
-  let open = () => {};
-  const promise = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { promise, open };
+/** The single-list reads a page must no longer make: each would cost its own read barrier. */
+const singleReads = [
+  "getCourse",
+  "listCourses",
+  "listAssignments",
+  "listMaterials",
+  "listQuestions",
+  "listFeedback",
+  "listSubmissions",
+  "listGrades",
+  "listJoinCodes",
+  "listStudents",
+  "listNeedsGrading",
+] as const satisfies readonly (keyof LmsApi)[];
+
+/**
+ * Counts the single-list reads made from outside `getCoursePage` / `getDashboard`: the fake
+ * derives those two from its own list methods, which is no extra call to the service, while a
+ * route calling a list method itself would be. Every spy calls through.
+ */
+function watchReads(api: LmsApi) {
+  let insidePageRead = 0;
+  let outsideCalls = 0;
+  const pageRead = <K extends "getCoursePage" | "getDashboard">(name: K) => {
+    const original = api[name].bind(api) as (...args: unknown[]) => Promise<unknown>;
+    return vi.spyOn(api, name as "getCoursePage").mockImplementation(async (...args: unknown[]) => {
+      insidePageRead += 1;
+      try {
+        return (await original(...args)) as Awaited<ReturnType<LmsApi["getCoursePage"]>>;
+      } finally {
+        insidePageRead -= 1;
+      }
+    });
+  };
+  const page = pageRead("getCoursePage");
+  const dashboard = pageRead("getDashboard");
+  for (const name of singleReads) {
+    const original = api[name].bind(api) as (...args: unknown[]) => unknown;
+    vi.spyOn(api, name as "getCourse").mockImplementation(((...args: unknown[]) => {
+      if (insidePageRead === 0) outsideCalls += 1;
+      return original(...args);
+    }) as LmsApi["getCourse"]);
+  }
+  return { page, dashboard, outsideCalls: () => outsideCalls };
 }
 
 describe("how pages read the service", () => {
-  test("the course page starts every read at once instead of waiting for the course first", async () => {
-    const world = await courseWorld();
-    const { api, alice, courseId } = world;
-    const held = gate();
-    const getCourse = api.getCourse.bind(api);
-    vi.spyOn(api, "getCourse").mockImplementation(async (token, input) => {
-      await held.promise;
-      return getCourse(token, input);
-    });
-    // Spies call through: each records that its read started while the course read is held open.
-    const lists = [
-      vi.spyOn(api, "listAssignments"),
-      vi.spyOn(api, "listMaterials"),
-      vi.spyOn(api, "listQuestions"),
-      vi.spyOn(api, "listFeedback"),
-      vi.spyOn(api, "listSubmissions"),
-      vi.spyOn(api, "listGrades"),
-    ];
-    const page = alice.get(`/courses/${courseId}`);
-    await vi.waitFor(() => {
-      for (const list of lists) expect(list).toHaveBeenCalledTimes(1);
-    });
-    held.open();
-    expect((await page).statusCode).toBe(200);
-  });
-
-  test("a student's course page reads no owner-only lists; the owner's failures are not hidden", async () => {
+  test("the course page makes one call, for the student and for the owner", async () => {
     const world = await courseWorld();
     const { api, alice, teacher, courseId } = world;
-    const joinCodes = vi.spyOn(api, "listJoinCodes");
-    const students = vi.spyOn(api, "listStudents");
-    expect((await alice.get(`/courses/${courseId}`)).statusCode).toBe(200);
-    expect(joinCodes).not.toHaveBeenCalled();
-    expect(students).not.toHaveBeenCalled();
-    joinCodes.mockRejectedValueOnce(new ApiError("UNAVAILABLE", "no leader"));
-    expect((await teacher.get(`/courses/${courseId}`)).statusCode).toBe(503);
+    const page = vi.spyOn(api, "getCoursePage");
+    for (const browser of [alice, teacher]) {
+      page.mockClear();
+      const response = await browser.get(`/courses/${courseId}`);
+      expect(response.statusCode).toBe(200);
+      expect(response.body).toContain("Distributed Systems");
+      expect(page).toHaveBeenCalledTimes(1);
+      expect(page).toHaveBeenCalledWith(expect.any(String), { courseId });
+    }
   });
 
-  test("another instructor's speculative owner-only reads are dropped: the page is a plain 404", async () => {
+  test("no single-list read is made by the course page or the dashboard themselves", async () => {
+    const world = await courseWorld();
+    const { api, alice, teacher, courseId } = world;
+    const watch = watchReads(api);
+    for (const browser of [alice, teacher]) {
+      expect((await browser.get(`/courses/${courseId}`)).statusCode).toBe(200);
+      expect((await browser.get("/dashboard")).statusCode).toBe(200);
+    }
+    expect(watch.page).toHaveBeenCalledTimes(2);
+    expect(watch.dashboard).toHaveBeenCalledTimes(2);
+    expect(watch.outsideCalls()).toBe(0);
+  });
+
+  test("a failed page read is the page's status: a hidden course is a 404, an outage a 503", async () => {
     const world = await courseWorld();
     const other = await browserAs(world, "other");
-    const joinCodes = vi.spyOn(world.api, "listJoinCodes");
-    const response = await other.get(`/courses/${world.courseId}`);
-    expect(response.statusCode).toBe(404);
-    expect(joinCodes).toHaveBeenCalledTimes(1); // started before the course said whose it is
+    expect((await other.get(`/courses/${world.courseId}`)).statusCode).toBe(404);
+    vi.spyOn(world.api, "getCoursePage").mockRejectedValueOnce(new ApiError("UNAVAILABLE", "no leader"));
+    expect((await world.teacher.get(`/courses/${world.courseId}`)).statusCode).toBe(503);
+    vi.spyOn(world.api, "getDashboard").mockRejectedValueOnce(new ApiError("UNAVAILABLE", "no leader"));
+    expect((await world.teacher.get("/dashboard")).statusCode).toBe(503);
   });
 
-  test("the instructor dashboard lists the courses once and hands them to the needs-grading queue", async () => {
+  test("a student's course page shows no owner-only lists even if the answer carried some", async () => {
     const world = await courseWorld();
-    const listCourses = vi.spyOn(world.api, "listCourses");
-    const needsGrading = vi.spyOn(world.api, "listNeedsGrading");
-    const page = await world.teacher.get("/dashboard");
+    const { api, alice, courseId } = world;
+    const getCoursePage = api.getCoursePage.bind(api);
+    vi.spyOn(api, "getCoursePage").mockImplementation(async (token, input) => ({
+      ...(await getCoursePage(token, input)),
+      joinCodes: [{ code: "LEAKED42", courseId, createdAtMs: 1, expiresAtMs: 0, revokedAtMs: 0, timesUsed: 0 }],
+    }));
+    const page = await alice.get(`/courses/${courseId}`);
     expect(page.statusCode).toBe(200);
-    expect(page.body).toContain("Distributed Systems");
-    expect(listCourses).toHaveBeenCalledTimes(1);
-    expect(needsGrading).toHaveBeenCalledWith(expect.any(String), {
-      courses: [expect.objectContaining({ id: world.courseId })],
-    });
+    expect(page.body).not.toContain("LEAKED42");
   });
 });

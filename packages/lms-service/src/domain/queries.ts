@@ -33,6 +33,11 @@ import { forbidden, notFound, type Rejection } from "./results.js";
 /** Most records a query reads from one list. */
 export const maxQueryRecords = 5000;
 const pageRecords = 500;
+/**
+ * Courses the dashboard inspects for its per-course lists (lms.proto GetDashboardResponse); more
+ * are listed but not inspected. The web front's `maxDashboardCourses` is this constant.
+ */
+export const maxDashboardCourses = 20;
 
 export type QueryResult<T> = { readonly status: "ok"; readonly value: T } | Rejection;
 
@@ -115,6 +120,27 @@ export interface GradingQueue {
   readonly items: readonly GradingQueueItem[];
 }
 
+/** One assignment of an owned course with latest attempts waiting for a grade. */
+export interface AssignmentGradingCount {
+  readonly assignment: AssignmentRecord;
+  /** Latest attempts without a grade of that very attempt. */
+  readonly ungraded: number;
+  /** Of those, the late ones. */
+  readonly late: number;
+}
+
+/** What the dashboard shows (lms.proto GetDashboardResponse); lists the role does not see are empty. */
+export interface Dashboard {
+  /** As {@link listMyCourses}. */
+  readonly courses: readonly CourseSummary[];
+  /** Student: assignments of the inspected courses without an attempt of theirs, course by course. */
+  readonly unsubmitted: readonly AssignmentRecord[];
+  /** Instructor: per owned course, the assignments with ungraded latest attempts. */
+  readonly needsGrading: readonly AssignmentGradingCount[];
+  /** Instructor: pending questions per inspected owned course (0 included). */
+  readonly pendingQuestions: ReadonlyArray<{ readonly courseId: string; readonly pending: number }>;
+}
+
 /** Every record under `prefix`, page by page, up to {@link maxQueryRecords}. */
 async function listAll<C extends CollectionName>(
   reader: LmsReader,
@@ -187,14 +213,18 @@ export async function isTokenRevoked(reader: LmsReader, tokenId: string): Promis
 export async function listMyCourses(reader: LmsReader, actor: Actor): Promise<QueryResult<CourseSummary[]>> {
   const user = await storedActor(reader, actor);
   if (isRejection(user)) return user;
-  if (user.role === "admin") return ok(await everyCourse(reader, user));
+  return ok(await coursesOf(reader, user));
+}
+
+async function coursesOf(reader: LmsReader, user: UserRecord): Promise<CourseSummary[]> {
+  if (user.role === "admin") return everyCourse(reader, user);
   const memberships = await listAll(reader, "userCourses", prefix(user.userId));
   const summaries: CourseSummary[] = [];
   for (const { value } of memberships) {
     const course = await reader.get("courses", value.courseId);
     if (course !== undefined) summaries.push({ course, role: value.role });
   }
-  return ok(summaries);
+  return summaries;
 }
 
 async function everyCourse(reader: LmsReader, admin: UserRecord): Promise<CourseSummary[]> {
@@ -322,7 +352,7 @@ async function myStatus(
   course: CourseRecord,
   assignment: AssignmentRecord,
 ): Promise<MyAssignmentStatus> {
-  const latest = await reader.get("latestSubmissions", key(assignment.assignmentId, user.userId));
+  const latest = await latestAttemptOf(reader, assignment, user);
   const grade = visibleGrade(
     user,
     course,
@@ -336,6 +366,11 @@ async function myStatus(
       ? {}
       : { grade: { points: grade.points, feedback: grade.feedback, gradedAt: grade.gradedAt } }),
   };
+}
+
+/** The user's latest attempt at the assignment, if any: what "submitted" means everywhere. */
+function latestAttemptOf(reader: LmsReader, assignment: AssignmentRecord, user: UserRecord) {
+  return reader.get("latestSubmissions", key(assignment.assignmentId, user.userId));
 }
 
 async function assignmentCounts(reader: LmsReader, assignment: AssignmentRecord): Promise<AssignmentCounts> {
@@ -451,11 +486,25 @@ export async function needsGrading(
   if (isRejection(user)) return user;
   const course = await ownedCourse(reader, user, courseId);
   if (isRejection(course)) return course;
-  const items: GradingQueueItem[] = [];
-  let lateCount = 0;
+  const items = (await ungradedByAssignment(reader, courseId)).flatMap((entry) => entry.items);
+  const lateCount = items.filter((item) => item.late).length;
+  items.sort((a, b) => a.submittedAt - b.submittedAt || (a.submissionId < b.submissionId ? -1 : 1));
+  return ok({ ungradedCount: items.length, lateCount, items });
+}
+
+/**
+ * Every assignment of the course (in course order) with its latest attempts that wait for a
+ * grade. The caller has checked that the actor owns the course.
+ */
+async function ungradedByAssignment(
+  reader: LmsReader,
+  courseId: string,
+): Promise<{ readonly assignment: AssignmentRecord; readonly items: GradingQueueItem[] }[]> {
+  const queue = [];
   for (const assignment of await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
     reader.get("assignments", ref.value.assignmentId),
   )) {
+    const items: GradingQueueItem[] = [];
     for (const { key: entryKey, value } of await listAll(
       reader,
       "latestSubmissions",
@@ -465,7 +514,6 @@ export async function needsGrading(
       const grade = await reader.get("grades", entryKey);
       // Graded before a resubmission still counts as needing grading: the new version is unseen.
       if (grade !== undefined && grade.submissionId === value.submissionId) continue;
-      if (value.late) lateCount++;
       items.push({
         assignmentId: assignment.assignmentId,
         studentId,
@@ -474,9 +522,9 @@ export async function needsGrading(
         late: value.late,
       });
     }
+    queue.push({ assignment, items });
   }
-  items.sort((a, b) => a.submittedAt - b.submittedAt || (a.submissionId < b.submissionId ? -1 : 1));
-  return ok({ ungradedCount: items.length, lateCount, items });
+  return queue;
 }
 
 /** Questions of a course: the owner sees all, a student their own. */
@@ -487,15 +535,74 @@ export async function listQuestions(
 ): Promise<QueryResult<QuestionRecord[]>> {
   const member = await courseMember(reader, actor, courseId);
   if (isRejection(member)) return member;
-  const { user, course } = member;
+  return ok(await visibleQuestions(reader, member.user, member.course));
+}
+
+/** The course's questions `user` may see (a member: the caller checked it): all for the owner, else their own. */
+async function visibleQuestions(reader: LmsReader, user: UserRecord, course: CourseRecord): Promise<QuestionRecord[]> {
   const questions: QuestionRecord[] = [];
-  for (const ref of await listAll(reader, "courseQuestions", prefix(courseId))) {
+  for (const ref of await listAll(reader, "courseQuestions", prefix(course.courseId))) {
     const question = await reader.get("questions", ref.value.questionId);
     if (question !== undefined && (course.ownerId === user.userId || question.askedBy === user.userId)) {
       questions.push(question);
     }
   }
-  return ok(questions);
+  return questions;
+}
+
+/**
+ * The dashboard (lms.proto GetDashboard): the actor's courses as {@link listMyCourses}, and by the
+ * stored role: for a student the assignments they have not submitted in the first
+ * {@link maxDashboardCourses} courses; for an instructor the needs-grading counts of every owned
+ * course (the rule of {@link needsGrading}) and the pending questions of the first
+ * {@link maxDashboardCourses} owned ones (the visibility of {@link listQuestions}); for an admin
+ * only the courses.
+ */
+export async function getDashboard(reader: LmsReader, actor: Actor): Promise<QueryResult<Dashboard>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  const courses = await coursesOf(reader, user);
+  const inspected = courses.slice(0, maxDashboardCourses);
+  const dashboard: Dashboard = { courses, unsubmitted: [], needsGrading: [], pendingQuestions: [] };
+  if (user.role === "student") {
+    const enrolled = inspected.filter((summary) => summary.role === "student");
+    return ok({ ...dashboard, unsubmitted: await unsubmittedAssignments(reader, user, enrolled) });
+  }
+  if (user.role !== "instructor") return ok(dashboard);
+  const owns = (summary: CourseSummary) => summary.course.ownerId === user.userId;
+  const needsGrading: AssignmentGradingCount[] = [];
+  for (const { course } of courses.filter(owns)) {
+    for (const { assignment, items } of await ungradedByAssignment(reader, course.courseId)) {
+      if (items.length === 0) continue;
+      needsGrading.push({ assignment, ungraded: items.length, late: items.filter((item) => item.late).length });
+    }
+  }
+  const pendingQuestions = [];
+  for (const { course } of inspected.filter(owns)) {
+    const questions = await visibleQuestions(reader, user, course);
+    pendingQuestions.push({
+      courseId: course.courseId,
+      pending: questions.filter((question) => question.status === "pending").length,
+    });
+  }
+  return ok({ ...dashboard, needsGrading, pendingQuestions });
+}
+
+/** The assignments of `courses` (the student's) that `student` has no attempt at, course by course. */
+async function unsubmittedAssignments(
+  reader: LmsReader,
+  student: UserRecord,
+  courses: readonly CourseSummary[],
+): Promise<AssignmentRecord[]> {
+  const unsubmitted: AssignmentRecord[] = [];
+  for (const { course } of courses) {
+    for (const assignment of await recordsByRef(reader, "courseAssignments", course.courseId, (ref) =>
+      reader.get("assignments", ref.value.assignmentId),
+    )) {
+      if ((await latestAttemptOf(reader, assignment, student)) === undefined) unsubmitted.push(assignment);
+    }
+  }
+  return unsubmitted;
 }
 
 /**

@@ -52,7 +52,7 @@ async function courseAssignments(context: LmsServiceContext, caller: Caller, cou
 }
 
 /** Only each student's latest attempt per assignment, in the original order. */
-function latestAttempts(views: readonly SubmissionView[]): SubmissionView[] {
+export function latestAttempts(views: readonly SubmissionView[]): SubmissionView[] {
   const latest = new Map<string, SubmissionView>();
   for (const view of views) {
     const slot = key(view.submission.assignmentId, view.submission.studentId);

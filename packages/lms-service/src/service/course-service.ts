@@ -16,6 +16,7 @@ import {
   stamp,
   unary,
 } from "./call-helpers.js";
+import { coursePageFor, dashboardFor } from "./page-reads.js";
 import { loadUser, toCourse, toJoinCode } from "./proto-mapping.js";
 import type { LmsServiceContext } from "./service-context.js";
 
@@ -174,6 +175,20 @@ export function courseService(context: LmsServiceContext): CourseServiceServer {
         studentId: requiredId("student_id", request.studentId),
       });
       return {};
+    }),
+
+    // One read barrier for the whole page: the reason these two RPCs exist (page-reads.ts).
+    getCoursePage: unary(context, async (request, call) => {
+      const caller = await authenticate(context, call.metadata);
+      const courseId = requiredId("course_id", request.courseId);
+      await readBarrier(context, request.consistency);
+      return coursePageFor(context, caller, courseId);
+    }),
+
+    getDashboard: unary(context, async (request, call) => {
+      const caller = await authenticate(context, call.metadata);
+      await readBarrier(context, request.consistency);
+      return dashboardFor(context, caller);
     }),
   };
 }

@@ -10,9 +10,9 @@ export interface CourseGradingState {
 }
 
 /**
- * The needs-grading queue of one course: each assignment with latest attempts that have no grade,
- * or a grade given before the attempt was made (a resubmission after grading), with how many of
- * those were late. lms.proto has no RPC for this, so it is computed from three lists.
+ * The needs-grading queue of one course: each assignment with latest attempts that have no grade
+ * of that very attempt (a resubmission after grading needs grading again; the service's dashboard
+ * counts by the same rule), with how many of those were late. lms.proto has no RPC for this, so it is computed from three lists.
  */
 export function needsGradingOf(state: CourseGradingState): NeedsGradingItem[] {
   const grades = new Map(state.grades.map((grade) => [`${grade.assignmentId}:${grade.studentId}`, grade]));
@@ -22,7 +22,7 @@ export function needsGradingOf(state: CourseGradingState): NeedsGradingItem[] {
     const ungraded = latest.filter((submission) => {
       if (submission.assignmentId !== assignment.id) return false;
       const grade = grades.get(`${assignment.id}:${submission.studentId}`);
-      return grade === undefined || grade.gradedAtMs < submission.submittedAtMs;
+      return grade === undefined || grade.submissionId !== submission.id;
     });
     if (ungraded.length === 0) continue;
     items.push({

@@ -2,6 +2,8 @@ import { lmsProto } from "@lectern/lms-service";
 import type {
   Assignment,
   Course,
+  CoursePage,
+  DashboardData,
   FeedbackNote,
   FileRef,
   Grade,
@@ -9,6 +11,7 @@ import type {
   JoinCode,
   Material,
   MembershipKind,
+  NeedsGradingItem,
   NodeRole,
   Question,
   QuestionStatus,
@@ -235,4 +238,49 @@ const membershipKinds: ReadonlyMap<lmsProto.MembershipKind, MembershipKind> = ne
 
 export function membershipKindFromProto(kind: lmsProto.MembershipKind): MembershipKind {
   return membershipKinds.get(kind) ?? "unknown";
+}
+
+/** GetCoursePage's answer: every part through the mapping its list RPC's items use. */
+export function coursePageFromProto(page: lmsProto.GetCoursePageResponse): CoursePage {
+  const viewerRole = roleFromProto(page.viewerRole);
+  if (viewerRole === "admin") throw new Error("the LMS service sent a course page for an admin who is no member");
+  return {
+    detail: { course: courseFromProto(page.course), instructor: userFromProto(page.instructor) },
+    viewerRole,
+    assignments: page.assignments.map((assignment) => assignmentFromProto(assignment)),
+    materials: page.materials.map((material) => materialFromProto(material)),
+    questions: page.questions.map((question) => questionFromProto(question)),
+    feedback: page.feedback.map((note) => feedbackNoteFromProto(note)),
+    mySubmissions: page.mySubmissions.map((submission) => submissionFromProto(submission)),
+    myGrades: page.myGrades.map((grade) => gradeFromProto(grade)),
+    joinCodes: page.joinCodes.map((code) => joinCodeFromProto(code)),
+    students: page.students.map((student) => userFromProto(student)),
+  };
+}
+
+/** GetDashboard's answer; a needs-grading entry takes its course title from the listed courses. */
+export function dashboardFromProto(dashboard: lmsProto.GetDashboardResponse): DashboardData {
+  const courses = dashboard.courses.map((course) => courseFromProto(course));
+  const titles = new Map(courses.map((course) => [course.id, course.title]));
+  const needsGrading = dashboard.needsGrading.map((entry): NeedsGradingItem => {
+    const assignment = assignmentFromProto(entry.assignment);
+    return {
+      courseId: assignment.courseId,
+      courseTitle: titles.get(assignment.courseId) ?? "",
+      assignmentId: assignment.id,
+      assignmentTitle: assignment.title,
+      dueAtMs: assignment.dueAtMs,
+      ungradedCount: entry.ungradedCount,
+      lateCount: entry.lateCount,
+    };
+  });
+  return {
+    courses,
+    unsubmitted: dashboard.unsubmittedAssignments.map((assignment) => assignmentFromProto(assignment)),
+    needsGrading,
+    pendingQuestions: dashboard.pendingQuestions.map((entry) => ({
+      courseId: entry.courseId,
+      count: entry.pendingCount,
+    })),
+  };
 }

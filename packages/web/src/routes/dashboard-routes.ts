@@ -6,8 +6,8 @@ import type { Assignment, Course, LmsApi } from "../lms-api.js";
 import { type Dashboard, dashboardPage } from "../views/dashboard-page.js";
 import type { RouteDeps } from "./route-deps.js";
 
-/** Courses whose details the dashboard fetches; more are listed but not inspected. */
-export const maxDashboardCourses = 20;
+// The course bound of the dashboard (and of the grading page, which imports it from here).
+export { maxDashboardCourses } from "../lms-api.js";
 
 /** The dashboard. */
 export function registerDashboardRoutes(app: FastifyInstance, deps: RouteDeps): void {
@@ -17,37 +17,27 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: RouteDeps): 
   });
 }
 
+/** The dashboard from one GetDashboard call (one read barrier), shaped for the viewer's role. */
 async function loadDashboard(api: LmsApi, viewer: Viewer): Promise<Dashboard> {
-  const courses = await api.listCourses(viewer.token);
-  const inspected = courses.slice(0, maxDashboardCourses);
+  const data = await api.getDashboard(viewer.token);
+  const { courses } = data;
+  const courseById = new Map(courses.map((course) => [course.id, course]));
+  /** The listed course of an entry; an entry for a course not listed is dropped. */
+  const withCourse = <T>(courseId: string, make: (course: Course) => T): T[] => {
+    const course = courseById.get(courseId);
+    return course === undefined ? [] : [make(course)];
+  };
   if (viewer.role === "student") {
-    const perCourse = await Promise.all(
-      inspected.map(async (course) => {
-        const [assignments, submissions] = await Promise.all([
-          api.listAssignments(viewer.token, { courseId: course.id }),
-          api.listSubmissions(viewer.token, { courseId: course.id }),
-        ]);
-        const submitted = new Set(submissions.map((submission) => submission.assignmentId));
-        return assignments
-          .filter((assignment) => !submitted.has(assignment.id))
-          .map((assignment) => ({ course, assignment }));
-      }),
-    );
-    const toDo = perCourse.flat().sort((a, b) => dueOrder(a.assignment) - dueOrder(b.assignment));
+    const toDo = data.unsubmitted
+      .flatMap((assignment) => withCourse(assignment.courseId, (course) => ({ course, assignment })))
+      .sort((a, b) => dueOrder(a.assignment) - dueOrder(b.assignment));
     return { kind: "student", courses, toDo, nowMs: Date.now() };
   }
   if (viewer.role === "instructor") {
-    const [needsGrading, pendingQuestions] = await Promise.all([
-      // The courses just read: listing them again would cost a call and could disagree.
-      api.listNeedsGrading(viewer.token, { courses }),
-      Promise.all(
-        inspected.map(async (course: Course) => ({
-          course,
-          count: (await api.listQuestions(viewer.token, { courseId: course.id, status: "pending" })).length,
-        })),
-      ),
-    ]);
-    return { kind: "instructor", courses, needsGrading, pendingQuestions };
+    const pendingQuestions = data.pendingQuestions.flatMap(({ courseId, count }) =>
+      withCourse(courseId, (course) => ({ course, count })),
+    );
+    return { kind: "instructor", courses, needsGrading: data.needsGrading, pendingQuestions };
   }
   return { kind: "admin", courses, viewerId: viewer.userId };
 }

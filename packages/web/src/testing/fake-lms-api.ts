@@ -7,7 +7,9 @@ import {
   type ClusterStatus,
   type Course,
   type CourseDetail,
+  type CoursePage,
   type CsvExport,
+  type DashboardData,
   type FeedbackNote,
   type FileDownload,
   type FileRef,
@@ -16,6 +18,7 @@ import {
   type JoinCode,
   type LmsApi,
   type Material,
+  maxDashboardCourses,
   type NeedsGradingItem,
   type Question,
   type QuestionStatus,
@@ -268,6 +271,66 @@ export class FakeLmsApi implements LmsApi {
     const instructor = this.users.get(course.instructorId)?.user;
     if (instructor === undefined) throw new ApiError("NOT_FOUND", "The course's instructor no longer exists.");
     return { course: this.withStudentCount(course), instructor };
+  }
+
+  /**
+   * Derived from the single reads, so the fake keeps one copy of each rule: the course first (so a
+   * course the caller may not see fails as GetCourse or ListAssignments would), then the lists,
+   * then the owner's or the student's own.
+   */
+  async getCoursePage(token: string, input: { courseId: string }): Promise<CoursePage> {
+    const actor = this.authenticate(token);
+    const detail = await this.getCourse(token, input);
+    const page = {
+      detail,
+      assignments: await this.listAssignments(token, input),
+      materials: await this.listMaterials(token, input),
+      questions: await this.listQuestions(token, input),
+      feedback: await this.listFeedback(token, input),
+    };
+    if (this.ownsCourse(actor, detail.course)) {
+      return {
+        ...page,
+        viewerRole: "instructor",
+        mySubmissions: [],
+        myGrades: [],
+        joinCodes: await this.listJoinCodes(token, input),
+        students: await this.listStudents(token, input),
+      };
+    }
+    return {
+      ...page,
+      viewerRole: "student",
+      mySubmissions: await this.listSubmissions(token, input),
+      myGrades: await this.listGrades(token, input),
+      joinCodes: [],
+      students: [],
+    };
+  }
+
+  /** Derived from the single reads, like {@link getCoursePage}, with the service's course bound. */
+  async getDashboard(token: string): Promise<DashboardData> {
+    const actor = this.authenticate(token);
+    const courses = await this.listCourses(token);
+    const inspected = courses.slice(0, maxDashboardCourses);
+    const dashboard: DashboardData = { courses, unsubmitted: [], needsGrading: [], pendingQuestions: [] };
+    if (actor.role === "student") {
+      const unsubmitted: Assignment[] = [];
+      for (const course of inspected) {
+        const submissions = await this.listSubmissions(token, { courseId: course.id });
+        const submitted = new Set(submissions.map((submission) => submission.assignmentId));
+        const assignments = await this.listAssignments(token, { courseId: course.id });
+        unsubmitted.push(...assignments.filter((assignment) => !submitted.has(assignment.id)));
+      }
+      return { ...dashboard, unsubmitted };
+    }
+    if (actor.role !== "instructor") return dashboard;
+    const pendingQuestions: { courseId: string; count: number }[] = [];
+    for (const course of inspected) {
+      const pending = await this.listQuestions(token, { courseId: course.id, status: "pending" });
+      pendingQuestions.push({ courseId: course.id, count: pending.length });
+    }
+    return { ...dashboard, needsGrading: await this.listNeedsGrading(token, { courses }), pendingQuestions };
   }
 
   async createJoinCode(
@@ -737,7 +800,7 @@ export class FakeLmsApi implements LmsApi {
         );
         const ungraded = latest.filter((submission) => {
           const grade = this.grades.get(`${assignment.id}:${submission.studentId}`);
-          return grade === undefined || grade.gradedAtMs < submission.submittedAtMs;
+          return grade === undefined || grade.submissionId !== submission.id;
         });
         if (ungraded.length === 0) continue;
         items.push({

@@ -136,7 +136,7 @@ function gradingRow(
   grade: Grade | undefined,
 ): SafeHtml {
   const formId = `grade-${student.id}`;
-  const stale = grade !== undefined && submission !== undefined && grade.gradedAtMs < submission.submittedAtMs;
+  const stale = grade !== undefined && submission !== undefined && grade.submissionId !== submission.id;
   return html`<li class="grading-row">
 <h3 class="item-title">${student.displayName} <span class="muted">@${student.username}</span></h3>
 ${

@@ -1,0 +1,335 @@
+import { type ServiceError, status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { LmsClient } from "../../src/client/lms-client.js";
+import { maxDashboardCourses } from "../../src/domain/queries.js";
+import {
+  type Assignment,
+  type GetCoursePageResponse,
+  QuestionStatus,
+  ReadConsistency,
+  Role,
+} from "../../src/gen/lms.js";
+import type { LmsNode } from "../../src/node/lms-node.js";
+import { TestCluster } from "../node/cluster-harness.js";
+
+/**
+ * GetCoursePage and GetDashboard over real gRPC against a one-node cluster: each answers what the
+ * separate RPCs the web front used to make answer, for every kind of caller, with one read
+ * barrier, and refuses with the same status codes.
+ */
+
+/** Resolves with the gRPC error the call failed with; fails the test when it succeeded. */
+async function failure(call: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await call;
+  } catch (error) {
+    return error as ServiceError;
+  }
+  throw new Error("the call succeeded, but a failure was expected");
+}
+
+const password = "a long enough password";
+const hourMs = 3_600_000;
+
+/** Lists come in key order, and keys hold random ids: compare their contents, not their order. */
+const sorted = (values: readonly string[]) => [...values].sort();
+
+/** What the course page showed when it made one call per list (before GetCoursePage). */
+async function separateReads(client: LmsClient, courseId: string, role: "student" | "owner") {
+  const course = await client.courses.getCourse({ courseId });
+  const base = {
+    course: course.course,
+    instructor: course.instructor,
+    assignments: (await client.assignments.listAssignments({ courseId })).assignments,
+    materials: (await client.content.listMaterials({ courseId })).materials,
+    questions: (await client.content.listQuestions({ courseId })).questions,
+    feedback: (await client.content.listFeedback({ courseId })).notes,
+  };
+  if (role === "owner") {
+    return {
+      ...base,
+      viewerRole: Role.ROLE_INSTRUCTOR,
+      mySubmissions: [],
+      myGrades: [],
+      joinCodes: (await client.courses.listJoinCodes({ courseId })).joinCodes,
+      students: (await client.auth.listStudents({ courseId })).students,
+    };
+  }
+  return {
+    ...base,
+    viewerRole: Role.ROLE_STUDENT,
+    mySubmissions: (await client.assignments.listSubmissions({ courseId })).submissions,
+    myGrades: (await client.assignments.listGrades({ courseId })).grades,
+    joinCodes: [],
+    students: [],
+  };
+}
+
+describe("one read per page: GetCoursePage and GetDashboard", () => {
+  let cluster: TestCluster;
+  let leader: LmsNode;
+  let anonymous: LmsClient;
+  let admin: LmsClient;
+  let ines: LmsClient;
+  let otto: LmsClient;
+  let sam: LmsClient;
+  let tara: LmsClient;
+  let uma: LmsClient;
+  let samId = "";
+  let taraId = "";
+  let courseId = "";
+  let secondCourseId = "";
+  let essay: Assignment;
+  let quiz: Assignment;
+  let project: Assignment;
+
+  async function signIn(username: string): Promise<LmsClient> {
+    return anonymous.withToken((await anonymous.auth.login({ username, password })).token);
+  }
+
+  async function createAssignment(client: LmsClient, course: string, title: string, dueAtMs: number) {
+    const { assignment } = await client.assignments.createAssignment({
+      courseId: course,
+      title,
+      description: "",
+      dueAtMs,
+      maxPoints: 10,
+    });
+    if (assignment === undefined) throw new Error("no assignment");
+    return assignment;
+  }
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ size: 1 });
+    leader = await cluster.leader();
+    anonymous = cluster.client();
+    await anonymous.auth.bootstrapAdmin({ username: "root", password, bootstrapProof: cluster.proof("root") });
+    admin = await signIn("root");
+    for (const username of ["ines", "otto"]) {
+      await admin.auth.createUser({ username, password, displayName: username, role: Role.ROLE_INSTRUCTOR });
+    }
+    for (const username of ["sam", "tara", "uma"]) {
+      await anonymous.auth.register({ username, password, displayName: username });
+    }
+    [ines, otto, sam, tara, uma] = await Promise.all(["ines", "otto", "sam", "tara", "uma"].map(signIn));
+    samId = (await sam.auth.whoAmI({})).user?.id ?? "";
+    taraId = (await tara.auth.whoAmI({})).user?.id ?? "";
+
+    courseId = (await ines.courses.createCourse({ title: "Raft", description: "consensus" })).course?.id ?? "";
+    secondCourseId = (await ines.courses.createCourse({ title: "Paxos", description: "" })).course?.id ?? "";
+    await ines.courses.createJoinCode({ courseId });
+    await ines.courses.enrolStudent({ courseId, username: "sam" });
+    await ines.courses.enrolStudent({ courseId, username: "tara" });
+    await ines.courses.enrolStudent({ courseId: secondCourseId, username: "sam" });
+    essay = await createAssignment(ines, courseId, "Essay", Date.now() + hourMs);
+    quiz = await createAssignment(ines, courseId, "Quiz", 0);
+    // Already past due: an attempt at it is late.
+    project = await createAssignment(ines, courseId, "Project", Date.now() - hourMs);
+    await createAssignment(ines, secondCourseId, "Reading", 0);
+    await ines.content.postMaterial({ courseId, title: "Slides", description: "week 1" });
+    await ines.content.postFeedback({ courseId, text: "to everyone" });
+    await ines.content.postFeedback({ courseId, studentId: samId, text: "to sam" });
+    await ines.content.postFeedback({ courseId, studentId: taraId, text: "to tara" });
+    const { question } = await sam.content.askQuestion({ courseId, text: "sam asks" });
+    await tara.content.askQuestion({ courseId, text: "tara asks" });
+    await tara.content.askQuestion({ courseId, text: "tara asks again" });
+    await ines.content.answerQuestion({ questionId: question?.id, answer: "answered" });
+
+    // Sam: two attempts at the essay (graded after the first, so it waits again), one at the
+    // project (late, graded); Tara: one late attempt at the project.
+    await sam.assignments.submit({ assignmentId: essay.id, text: "draft" });
+    await ines.assignments.gradeSubmission({ assignmentId: essay.id, studentId: samId, points: 6, feedback: "" });
+    await sam.assignments.submit({ assignmentId: essay.id, text: "final" });
+    await sam.assignments.submit({ assignmentId: project.id, text: "late work" });
+    await ines.assignments.gradeSubmission({ assignmentId: project.id, studentId: samId, points: 9, feedback: "ok" });
+    await tara.assignments.submit({ assignmentId: project.id, text: "late too" });
+    // Released: the project's grades. Unreleased: the essay's and the quiz's.
+    await ines.assignments.setGradesReleased({ assignmentId: project.id, released: true });
+    await ines.assignments.gradeSubmission({ assignmentId: quiz.id, studentId: samId, points: 3, feedback: "" });
+  }, 60_000);
+
+  afterAll(async () => {
+    anonymous?.close();
+    await cluster?.stop();
+  });
+
+  describe("GetCoursePage", () => {
+    it("answers a student what the separate reads answer them", async () => {
+      const page = await sam.courses.getCoursePage({ courseId });
+      expect(page).toEqual(await separateReads(sam, courseId, "student"));
+      // The parts really are the student's view, not empty lists that happen to agree.
+      expect(page.questions.map((question) => question.text)).toEqual(["sam asks"]);
+      expect(sorted(page.feedback.map((note) => note.text))).toEqual(["to everyone", "to sam"]);
+      expect(sorted(page.mySubmissions.map((submission) => submission.text))).toEqual(["final", "late work"]);
+      expect(page.mySubmissions.every((submission) => submission.studentId === samId)).toBe(true);
+      expect(sorted(page.assignments.map((assignment) => assignment.title))).toEqual(["Essay", "Project", "Quiz"]);
+    });
+
+    it("answers the owner what the separate reads answer them", async () => {
+      const page = await ines.courses.getCoursePage({ courseId });
+      expect(page).toEqual(await separateReads(ines, courseId, "owner"));
+      expect(page.questions).toHaveLength(3);
+      expect(page.feedback).toHaveLength(3);
+      expect(page.joinCodes).toHaveLength(1);
+      expect(page.students.map((student) => student.id).sort()).toEqual([samId, taraId].sort());
+      expect(page.course).toMatchObject({ id: courseId, studentCount: 2 });
+    });
+
+    it("keeps unreleased grades from the student on this path too, and shows them once released", async () => {
+      const before = await sam.courses.getCoursePage({ courseId });
+      expect(before.myGrades.map((grade) => grade.assignmentId)).toEqual([project.id]);
+      expect(before.myGrades[0]).toMatchObject({ points: 9, released: true });
+      await ines.assignments.setGradesReleased({ assignmentId: quiz.id, released: true });
+      try {
+        const after = await sam.courses.getCoursePage({ courseId });
+        expect(after.myGrades.map((grade) => grade.assignmentId).sort()).toEqual([quiz.id, project.id].sort());
+        expect(after.myGrades).toEqual((await sam.assignments.listGrades({ courseId })).grades);
+        // Another student never sees Sam's grade, released or not.
+        expect((await tara.courses.getCoursePage({ courseId })).myGrades).toEqual([]);
+      } finally {
+        await ines.assignments.setGradesReleased({ assignmentId: quiz.id, released: false });
+      }
+      const hiddenAgain = await sam.courses.getCoursePage({ courseId });
+      expect(hiddenAgain.myGrades.map((grade) => grade.assignmentId)).toEqual([project.id]);
+      // The owner sees every grade; none of them travels on the owner's page.
+      expect((await ines.assignments.listGrades({ courseId })).grades.length).toBeGreaterThan(1);
+    });
+
+    it("refuses another instructor and a student outside the course as NOT_FOUND, like ListAssignments", async () => {
+      for (const outsider of [otto, uma]) {
+        const page = await failure(outsider.courses.getCoursePage({ courseId }));
+        const list = await failure(outsider.assignments.listAssignments({ courseId }));
+        expect(page.code).toBe(status.NOT_FOUND);
+        expect(page.details).toBe(list.details);
+      }
+      const missing = await failure(ines.courses.getCoursePage({ courseId: "no-such-course" }));
+      expect(missing.code).toBe(status.NOT_FOUND);
+      const malformed = await failure(ines.courses.getCoursePage({ courseId: "../x" }));
+      expect(malformed.code).toBe(status.INVALID_ARGUMENT);
+      const anonymousCall = await failure(anonymous.courses.getCoursePage({ courseId }));
+      expect(anonymousCall.code).toBe(status.UNAUTHENTICATED);
+    });
+
+    it("gives an admin the owner's page of a course they own and PERMISSION_DENIED inside another's", async () => {
+      const { course } = await admin.courses.createCourse({ title: "Ops" });
+      const own = await admin.courses.getCoursePage({ courseId: course?.id });
+      expect(own).toEqual(await separateReads(admin, course?.id ?? "", "owner"));
+      // The admin may read the course record (GetCourse) but not what is inside it.
+      const page = await failure(admin.courses.getCoursePage({ courseId }));
+      const list = await failure(admin.assignments.listAssignments({ courseId }));
+      expect(page.code).toBe(status.PERMISSION_DENIED);
+      expect(list.code).toBe(status.PERMISSION_DENIED);
+      expect((await admin.courses.getCourse({ courseId })).course?.id).toBe(courseId);
+    });
+
+    it("asks Raft for one read barrier per page, however many parts it has", async () => {
+      const read = vi.spyOn(leader.raft, "read");
+      try {
+        const page: GetCoursePageResponse = await ines.courses.getCoursePage({ courseId });
+        expect(page.assignments.length).toBeGreaterThan(0);
+        expect(read).toHaveBeenCalledTimes(1);
+        read.mockClear();
+        await sam.courses.getDashboard({});
+        expect(read).toHaveBeenCalledTimes(1);
+        read.mockClear();
+        // A local read opts out of the barrier, as on every other read.
+        await sam.courses.getCoursePage({ courseId, consistency: ReadConsistency.READ_CONSISTENCY_LOCAL });
+        expect(read).not.toHaveBeenCalled();
+      } finally {
+        read.mockRestore();
+      }
+    });
+  });
+
+  describe("GetDashboard", () => {
+    it("gives a student their courses and the assignments they have not submitted, course by course", async () => {
+      const dashboard = await sam.courses.getDashboard({});
+      expect(dashboard.courses).toEqual((await sam.courses.listCourses({})).courses);
+      expect(sorted(dashboard.courses.map((course) => course.id))).toEqual(sorted([courseId, secondCourseId]));
+      // Course by course, in the courses' order; each assignment as ListAssignments gives it.
+      const expected = [];
+      for (const course of dashboard.courses) {
+        const { assignments } = await sam.assignments.listAssignments({ courseId: course.id });
+        expected.push(
+          ...assignments.filter((assignment) => assignment.title === "Quiz" || assignment.title === "Reading"),
+        );
+      }
+      expect(dashboard.unsubmittedAssignments).toEqual(expected);
+      expect(expected).toHaveLength(2);
+      expect(dashboard.needsGrading).toEqual([]);
+      expect(dashboard.pendingQuestions).toEqual([]);
+      const tarasDashboard = await tara.courses.getDashboard({});
+      expect(sorted(tarasDashboard.unsubmittedAssignments.map((assignment) => assignment.title))).toEqual([
+        "Essay",
+        "Quiz",
+      ]);
+    });
+
+    it("gives an instructor the needs-grading counts and pending questions of their courses", async () => {
+      const dashboard = await ines.courses.getDashboard({});
+      expect(dashboard.courses).toEqual((await ines.courses.listCourses({})).courses);
+      // Essay: Sam resubmitted after his grade. Project: Sam is graded, Tara's late attempt is not.
+      // Quiz: graded without any attempt. Reading: nothing submitted.
+      const counts = dashboard.needsGrading.map((entry) => [
+        entry.assignment?.title,
+        entry.ungradedCount,
+        entry.lateCount,
+      ]);
+      expect(counts).toHaveLength(2);
+      expect(counts).toEqual(
+        expect.arrayContaining([
+          ["Essay", 1, 0],
+          ["Project", 1, 1],
+        ]),
+      );
+      // In ListAssignments' order, each assignment as it gives it.
+      const listed = (await ines.assignments.listAssignments({ courseId })).assignments;
+      expect(dashboard.needsGrading.map((entry) => entry.assignment)).toEqual(
+        listed.filter((assignment) => assignment.id === essay.id || assignment.id === project.id),
+      );
+      const pending = (await ines.content.listQuestions({ courseId, status: QuestionStatus.QUESTION_STATUS_PENDING }))
+        .questions;
+      const pendingOf = new Map([
+        [courseId, pending.length],
+        [secondCourseId, 0],
+      ]);
+      expect(dashboard.pendingQuestions).toEqual(
+        dashboard.courses.map((course) => ({ courseId: course.id, pendingCount: pendingOf.get(course.id) })),
+      );
+      expect(pending).toHaveLength(2);
+      expect(dashboard.unsubmittedAssignments).toEqual([]);
+      // Another instructor owns nothing here and sees nothing of it.
+      expect(await otto.courses.getDashboard({})).toEqual({
+        courses: [],
+        unsubmittedAssignments: [],
+        needsGrading: [],
+        pendingQuestions: [],
+      });
+    });
+
+    it("gives an admin every course and nothing else", async () => {
+      const dashboard = await admin.courses.getDashboard({});
+      expect(dashboard.courses).toEqual((await admin.courses.listCourses({})).courses);
+      expect(dashboard.courses.map((course) => course.id)).toEqual(expect.arrayContaining([courseId, secondCourseId]));
+      expect(dashboard.unsubmittedAssignments).toEqual([]);
+      expect(dashboard.needsGrading).toEqual([]);
+      expect(dashboard.pendingQuestions).toEqual([]);
+      expect((await failure(anonymous.courses.getDashboard({}))).code).toBe(status.UNAUTHENTICATED);
+    });
+
+    it("inspects at most maxDashboardCourses of a student's courses for the to-do list", async () => {
+      // Uma joins one course more than the bound, each with one assignment she has not done.
+      for (let i = 0; i <= maxDashboardCourses; i++) {
+        const { course } = await otto.courses.createCourse({ title: `Course ${i}`, description: "" });
+        await createAssignment(otto, course?.id ?? "", `Work ${i}`, 0);
+        await otto.courses.enrolStudent({ courseId: course?.id, username: "uma" });
+      }
+      const dashboard = await uma.courses.getDashboard({});
+      expect(dashboard.courses).toHaveLength(maxDashboardCourses + 1);
+      const inspected = dashboard.courses.slice(0, maxDashboardCourses).map((course) => course.id);
+      expect(dashboard.unsubmittedAssignments.map((assignment) => assignment.courseId)).toEqual(inspected);
+      const skipped = dashboard.courses[maxDashboardCourses].id;
+      expect(dashboard.unsubmittedAssignments.some((assignment) => assignment.courseId === skipped)).toBe(false);
+    }, 60_000);
+  });
+});
