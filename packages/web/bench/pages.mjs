@@ -1,10 +1,16 @@
 // Web front page benchmark: dashboard and course page latency (p50 / p99) and requests/s under
 // 50 concurrent signed-in students (undici, keep-alive) against the real web app over a real
 // in-process 3-node LMS cluster; in every run one FOLLOWER is killed for a phase, counting failed
-// requests while it is down. Prints the median of 3 short runs.
+// requests while it is down. Prints the median of 3 runs.
 //
-//   pnpm --filter @lectern/web run bench            # builds first
-//   node bench/pages.mjs --users 50 --runs 3 --phase-ms 3000 --think-ms 0 --json
+// Two kinds of run. The default is the issue's question, 50 signed-in users: each waits a random
+// think time (mean 1 s) between pages, and the p99 target is checked. `--think-ms 0` saturates
+// instead: every user asks again the moment a page arrives, so the run measures pages per second,
+// and its latency is just users / throughput (Little's law), not checked against the target.
+//
+//   pnpm --filter @lectern/web run bench            # builds first, then both runs
+//   node bench/pages.mjs --users 50 --runs 3 --phase-ms 10000 --think-ms 1000 --json
+//   node bench/pages.mjs --think-ms 0 --phase-ms 3000   # saturation
 //   node bench/pages.mjs --cluster in-process   # the nodes inside this process (the old setup)
 //
 // By default the nodes are three processes on 127.0.0.1, as `pnpm start` runs them; the web front
@@ -29,9 +35,9 @@ const { values: args } = parseArgs({
   options: {
     users: { type: "string", default: "50" },
     runs: { type: "string", default: "3" },
-    "phase-ms": { type: "string", default: "3000" },
+    "phase-ms": { type: "string", default: "10000" },
     "warmup-ms": { type: "string", default: "2000" },
-    "think-ms": { type: "string", default: "0" },
+    "think-ms": { type: "string", default: "1000" },
     courses: { type: "string", default: "2" },
     cluster: { type: "string", default: "processes" },
     json: { type: "boolean", default: false },
@@ -300,6 +306,7 @@ async function main() {
     return;
   }
   const fmt = (value) => (Number.isFinite(value) ? value.toFixed(1) : "-");
+  const failedNone = rows.every((row) => row.failedMax === 0);
   const lines = [
     `Lectern web pages: ${userCount} signed-in students, keep-alive, think ${thinkMs} ms, nodes ${args.cluster === "processes" ? "in 3 processes" : "in this process"}; median of ${runCount} runs of ${phaseMs} ms per phase`,
     "phase              page       req/s   p50 ms   p99 ms   max ms   failed (worst run)",
@@ -309,8 +316,11 @@ async function main() {
     ),
     `followers killed: ${summary.victims.join(", ")}; leader unchanged in every run: ${summary.leaderStayedInEveryRun}; ` +
       `main-thread event-loop delay p99 ${fmt(summary.eventLoopDelayP99Ms)} ms`,
-    `targets: 0 failed requests while a follower is down; p99 < ${p99TargetMs} ms for pages that read state ` +
-      `(${rows.every((row) => row.p99Ms < p99TargetMs) ? "met" : "NOT met"} in this run)`,
+    thinkMs > 0
+      ? `targets: 0 failed requests while a follower is down (${failedNone ? "met" : "NOT met"}); p99 < ${p99TargetMs} ms ` +
+        `for pages that read state (${rows.every((row) => row.p99Ms < p99TargetMs) ? "met" : "NOT met"} in this run)`
+      : `saturation run (no think time): 0 failed requests while a follower is down (${failedNone ? "met" : "NOT met"}); ` +
+        `latency here is users / pages per second, so the p99 target is checked by the run with think time`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
