@@ -25,6 +25,9 @@ import type { IdempotencyRecord } from "./records.js";
  * are never pruned (their number is fixed, so they do not grow the state; no sweep removes them).
  */
 
+/** Entries a pruning pass reads first; each further read takes four times as many, up to the bound. */
+const firstPruneReadEntries = 4;
+
 /** The `pruneCursors` key of the idempotency pruning. */
 export const idempotencyPruneCursorKey = "expiringIdempotency";
 
@@ -70,16 +73,23 @@ export async function keepFirstResult(
  */
 async function pruneExpired(tx: WriteLayer, nowMs: number, after: string | undefined): Promise<string | undefined> {
   const expiredBeforeMs = nowMs - idempotencyRetentionMs;
-  const oldest = await tx.list("expiringIdempotency", "", {
-    startAfter: after,
-    limit: maxIdempotencyRecordsPrunedPerPass,
-  });
   let last: string | undefined;
-  for (const { key: entryKey, value } of oldest) {
-    if (value.at >= expiredBeforeMs) break;
-    tx.delete("idempotency", value.recordKey);
-    tx.delete("expiringIdempotency", entryKey);
-    last = entryKey;
+  let pruned = 0;
+  // Small pages first: usually the oldest entry has not expired yet, and one short read says so
+  // (a single read of the whole bound would parse up to that many live entries at every pass).
+  let page = firstPruneReadEntries;
+  while (pruned < maxIdempotencyRecordsPrunedPerPass) {
+    const limit = Math.min(page, maxIdempotencyRecordsPrunedPerPass - pruned);
+    const oldest = await tx.list("expiringIdempotency", "", { startAfter: last ?? after, limit });
+    for (const { key: entryKey, value } of oldest) {
+      if (value.at >= expiredBeforeMs) return last;
+      tx.delete("idempotency", value.recordKey);
+      tx.delete("expiringIdempotency", entryKey);
+      last = entryKey;
+      pruned++;
+    }
+    if (oldest.length < limit) return last;
+    page *= 4;
   }
   return last;
 }

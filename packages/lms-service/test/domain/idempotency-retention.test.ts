@@ -178,7 +178,9 @@ describe("idempotency records expire", () => {
     for (let i = 0; i < h.log.length; i += 97) await other.machine.apply(h.log.slice(i, i + 97));
     expect((await snapshotBytes(other.store)).equals(await snapshotBytes(h.store))).toBe(true);
     expect(asked.length).toBeGreaterThan(pruningCommands);
-    expect(Math.max(...asked)).toBe(prunedPerPass);
+    // Pages grow from a short first read, and a pass never asks for more than its bound in all.
+    expect(Math.max(...asked)).toBeLessThanOrEqual(prunedPerPass);
+    expect(Math.min(...asked)).toBeLessThan(16);
   }, 60_000);
 
   test("a snapshot taken mid-backlog restores and goes on pruning identically", async () => {
