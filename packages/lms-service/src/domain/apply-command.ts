@@ -1,6 +1,6 @@
 import type { FileStore } from "../store/file-store.js";
 import type { ApplyContext, Handler } from "./apply-context.js";
-import { idempotencyRecordKey } from "./apply-prefetch.js";
+import { idempotencyScope } from "./apply-prefetch.js";
 import { WriteLayer } from "./apply-transaction.js";
 import { requestFingerprint } from "./command-codec.js";
 import type { CommandOf, LmsCommand, LmsCommandKind } from "./commands.js";
@@ -23,7 +23,7 @@ import {
   unenrolStudent,
 } from "./handlers/courses.js";
 import { abortUpload, appendUploadChunk, commitUpload, startUpload } from "./handlers/uploads.js";
-import { keepFirstResult } from "./idempotency-retention.js";
+import { findFirstResult, keepFirstResult } from "./idempotency-retention.js";
 import { conflict, forbidden, type LmsResult } from "./results.js";
 
 const handlers: { readonly [K in LmsCommandKind]: Handler<K> } = {
@@ -78,9 +78,9 @@ export async function applyCommand(
   const actor = command.actor === null ? null : await batch.get("users", command.actor.userId);
   if (actor === undefined) return forbidden("your account does not exist; sign in again");
   // The stored actor's id equals the command's (it was found under it), so this is its scope.
-  const idempotencyKey = idempotencyRecordKey(command);
+  const scope = idempotencyScope(command);
   const fingerprint = requestFingerprint(command);
-  const seen = await batch.get("idempotency", idempotencyKey);
+  const seen = await findFirstResult(batch, command, scope);
   if (seen !== undefined) {
     if (seen.fingerprint !== fingerprint) {
       return conflict("this idempotency key was used for a different request; use a new key");
@@ -99,8 +99,9 @@ export async function applyCommand(
   if (result.status !== "ok") return result;
   await keepFirstResult(
     layer,
-    idempotencyKey,
-    { kind: command.kind, fingerprint, logIndex, result, at: command.at },
+    command,
+    scope,
+    { kind: command.kind, fingerprint, logIndex, result },
     logIndex,
     environment.idempotencyPruneEveryEntries,
   );

@@ -1,14 +1,14 @@
 import type { RecordRef } from "../store/lms-store.js";
 import type { LmsCommand } from "./commands.js";
-import { idempotencyPruneCursorKey } from "./idempotency-retention.js";
+import { idempotencyLookupKeys } from "./idempotency-retention.js";
 import { key } from "./keys.js";
 
 /** The idempotency scope of anonymous commands (register, bootstrap). */
 export const anonymousScope = "anonymous";
 
-/** Where the first result of `command`'s idempotency key is kept (scoped by its actor). */
-export function idempotencyRecordKey(command: LmsCommand): string {
-  return key(command.actor?.userId ?? anonymousScope, command.idempotencyKey);
+/** The scope of `command`'s idempotency key: its actor, or {@link anonymousScope}. */
+export function idempotencyScope(command: LmsCommand): string {
+  return command.actor?.userId ?? anonymousScope;
 }
 
 /**
@@ -18,12 +18,10 @@ export function idempotencyRecordKey(command: LmsCommand): string {
  * one listed here but not read costs nothing but the lookup.
  */
 export function likelyReads(command: LmsCommand): RecordRef[] {
-  const refs: RecordRef[] = [
-    { collection: "idempotency", key: idempotencyRecordKey(command) },
-    // Read by every accepted command (the same record each time, so a batch looks it up once).
-    // The pruning itself is one bounded list (idempotency-retention.ts), not point reads.
-    { collection: "pruneCursors", key: idempotencyPruneCursorKey },
-  ];
+  const refs: RecordRef[] = idempotencyLookupKeys(command, idempotencyScope(command)).map((recordKey) => ({
+    collection: "idempotency",
+    key: recordKey,
+  }));
   if (command.actor !== null) refs.push({ collection: "users", key: command.actor.userId });
   switch (command.kind) {
     case "postFeedbackNote":

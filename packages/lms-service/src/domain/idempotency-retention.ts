@@ -1,95 +1,114 @@
 import type { WriteLayer } from "./apply-transaction.js";
-import { key, paddedTimestamp } from "./keys.js";
-import { idempotencyPruneEveryEntries, idempotencyRetentionMs, maxIdempotencyRecordsPrunedPerPass } from "./limits.js";
+import type { LmsCommand } from "./commands.js";
+import { key } from "./keys.js";
+import { idempotencyGenerationMs, idempotencyPruneEveryEntries, maxIdempotencyRecordsPrunedPerPass } from "./limits.js";
 import type { IdempotencyRecord } from "./records.js";
 
 /**
- * Idempotency records expire, so the state does not grow with every write ever made. Each record
- * has an entry in `expiringIdempotency`, keyed by the command's stamped time, and the accepted
- * commands at every {@link idempotencyPruneEveryEntries}-th log index delete at most
- * {@link maxIdempotencyRecordsPrunedPerPass} of the oldest records whose time is more than
- * {@link idempotencyRetentionMs} before their own stamped time.
+ * Idempotency records expire, so the state does not grow with every write ever made, and they do
+ * so without a second record per write: a record's key starts with its generation, the command's
+ * stamped time divided into {@link idempotencyGenerationMs} spans, so key order is age order and
+ * pruning deletes from the front of the collection.
  *
- * Deterministic by construction: what is deleted depends only on the state and the command (its
- * stamped `at` and log index, never the applying node's clock), so every replica deletes the same
- * records at the same log index, however its entries are batched. Nothing assumes stamped times only grow: a
- * leader with a slow clock may stamp an earlier time than the last leader did.
+ * - A command looks for its key in its own generation and the two beside it, so a retry stamped
+ *   up to one generation after the first attempt, or by a node whose clock is up to one
+ *   generation behind, still finds the first result.
+ * - The accepted commands at every {@link idempotencyPruneEveryEntries}-th log index delete, oldest
+ *   first, at most {@link maxIdempotencyRecordsPrunedPerPass} records of generations more than two
+ *   before their own. A record is therefore kept for at least two generations after it was
+ *   stamped.
  *
- * A pruning pass starts after `pruneCursors/expiringIdempotency` (the last entry it deleted), not
- * at the first entry: a batch of applies, and the LevelDB store's unwritten commits, hold the
- * deletes of earlier passes, and a list from the start would read past all of them. Invariant: no
- * entry at or below the cursor exists. An entry stamped below it (a leader whose clock ran more
- * than the retention behind) drops the cursor, so the next pass starts from the first entry again.
+ * Deterministic by construction: what is read and deleted depends only on the state, the command's
+ * stamped `at` and its log index, never on the applying node's clock, so every replica does the
+ * same at the same log index however its entries are batched.
  *
- * Records written before records expired have no `at` and no entry: they are still replayed and
- * are never pruned (their number is fixed, so they do not grow the state; no sweep removes them).
+ * Records written by builds before this one are keyed without a generation. They sort after every
+ * generation key (digits sort before letters), are never found by a new lookup and never pruned;
+ * their number is fixed.
  */
 
-/** Entries a pruning pass reads first; each further read takes four times as many, up to the bound. */
-const firstPruneReadEntries = 4;
+/** Digits of a generation in a key: enough for the latest time a command may carry. */
+const generationDigits = 10;
+/** Records one pruning read takes first; each further read takes four times as many. */
+const firstPruneReadRecords = 4;
 
-/** The `pruneCursors` key of the idempotency pruning. */
-export const idempotencyPruneCursorKey = "expiringIdempotency";
+/** The generation of a command stamped at `atMs`. */
+export function generationOf(atMs: number): number {
+  return Math.floor(atMs / idempotencyGenerationMs);
+}
 
-/** The `expiringIdempotency` key of the record under `recordKey` stamped at `at`. */
-export function expiringIdempotencyKey(at: number, recordKey: string): string {
-  return key(paddedTimestamp(at), recordKey);
+/** Where a first result of `scope`'s `idempotencyKey` stamped in `generation` is kept. */
+export function idempotencyRecordKeyIn(generation: number, scope: string, idempotencyKey: string): string {
+  return key(String(generation).padStart(generationDigits, "0"), scope, idempotencyKey);
+}
+
+/** The keys `command`'s first result may be under, its own generation first. */
+export function idempotencyLookupKeys(command: LmsCommand, scope: string): string[] {
+  const generation = generationOf(command.at);
+  return [generation, generation - 1, generation + 1]
+    .filter((g) => g >= 0)
+    .map((g) => idempotencyRecordKeyIn(g, scope, command.idempotencyKey));
+}
+
+/** The first result kept for `command`'s key, if any (see {@link idempotencyLookupKeys}). */
+export async function findFirstResult(
+  tx: WriteLayer,
+  command: LmsCommand,
+  scope: string,
+): Promise<IdempotencyRecord | undefined> {
+  for (const recordKey of idempotencyLookupKeys(command, scope)) {
+    const seen = await tx.get("idempotency", recordKey);
+    if (seen !== undefined) return seen;
+  }
+  return undefined;
 }
 
 /**
- * Stores `record`, the first result of an accepted command's idempotency key, with its entry in
- * expiry order, and at a pruning index (`logIndex` a multiple of {@link idempotencyPruneEveryEntries})
- * prunes expired records first (bounded work). Writes go to `tx`, the command's own layer, so they
- * land together with the command's other writes.
+ * Stores `record`, the first result of an accepted command's idempotency key, in the command's
+ * generation, and at a pruning index (`logIndex` a multiple of `pruneEveryEntries`) first prunes
+ * old generations (bounded work). Writes go to `tx`, the command's own layer, so they land
+ * together with the command's other writes.
  */
 export async function keepFirstResult(
   tx: WriteLayer,
-  recordKey: string,
-  record: IdempotencyRecord & { readonly at: number },
+  command: LmsCommand,
+  scope: string,
+  record: IdempotencyRecord,
   logIndex: number,
   pruneEveryEntries: number = idempotencyPruneEveryEntries,
 ): Promise<void> {
-  // Read by every command (a point read, prefetched): an entry stamped below it must drop it.
-  const cursor = (await tx.get("pruneCursors", idempotencyPruneCursorKey))?.after;
-  const pass = logIndex % pruneEveryEntries === 0;
-  let next = pass ? ((await pruneExpired(tx, record.at, cursor)) ?? cursor) : cursor;
-  const entryKey = expiringIdempotencyKey(record.at, recordKey);
-  // Pruned entries are older than `record.at` minus the retention, so only an old cursor can be
-  // above the new entry (its command was stamped by a node whose clock is far behind).
-  if (next !== undefined && entryKey <= next) next = undefined;
-  if (next !== cursor) {
-    if (next === undefined) tx.delete("pruneCursors", idempotencyPruneCursorKey);
-    else tx.put("pruneCursors", idempotencyPruneCursorKey, { after: next });
-  }
-  tx.put("idempotency", recordKey, record);
-  tx.put("expiringIdempotency", entryKey, { recordKey, at: record.at });
+  const generation = generationOf(command.at);
+  if (logIndex % pruneEveryEntries === 0) await pruneBefore(tx, generation - 2);
+  tx.put("idempotency", idempotencyRecordKeyIn(generation, scope, command.idempotencyKey), record);
 }
 
 /**
- * Deletes, oldest first, the records stamped more than the retention before `nowMs`, at most
- * {@link maxIdempotencyRecordsPrunedPerPass}, from the entries after `after`. Returns the last
- * entry key deleted, or undefined when none was. The deletes are blind (no read of the record):
- * an entry exists exactly while its record does, as both are written and deleted together.
+ * Deletes, oldest first, records of generations below `keptFrom`, at most
+ * {@link maxIdempotencyRecordsPrunedPerPass}. Reads in growing pages: usually the oldest record is
+ * young enough, and one short read says so.
  */
-async function pruneExpired(tx: WriteLayer, nowMs: number, after: string | undefined): Promise<string | undefined> {
-  const expiredBeforeMs = nowMs - idempotencyRetentionMs;
-  let last: string | undefined;
+async function pruneBefore(tx: WriteLayer, keptFrom: number): Promise<void> {
   let pruned = 0;
-  // Small pages first: usually the oldest entry has not expired yet, and one short read says so
-  // (a single read of the whole bound would parse up to that many live entries at every pass).
-  let page = firstPruneReadEntries;
+  let after: string | undefined;
+  let page = firstPruneReadRecords;
   while (pruned < maxIdempotencyRecordsPrunedPerPass) {
     const limit = Math.min(page, maxIdempotencyRecordsPrunedPerPass - pruned);
-    const oldest = await tx.list("expiringIdempotency", "", { startAfter: last ?? after, limit });
-    for (const { key: entryKey, value } of oldest) {
-      if (value.at >= expiredBeforeMs) return last;
-      tx.delete("idempotency", value.recordKey);
-      tx.delete("expiringIdempotency", entryKey);
-      last = entryKey;
+    const oldest = await tx.list("idempotency", "", { startAfter: after, limit });
+    for (const { key: recordKey } of oldest) {
+      const generation = generationInKey(recordKey);
+      if (generation === undefined || generation >= keptFrom) return;
+      tx.delete("idempotency", recordKey);
+      after = recordKey;
       pruned++;
     }
-    if (oldest.length < limit) return last;
+    if (oldest.length < limit) return;
     page *= 4;
   }
-  return last;
+}
+
+/** The generation a record key starts with; undefined for a key of an older build. */
+function generationInKey(recordKey: string): number | undefined {
+  if (recordKey.length <= generationDigits || recordKey[generationDigits] !== "/") return undefined;
+  const digits = recordKey.slice(0, generationDigits);
+  return /^\d+$/.test(digits) ? Number(digits) : undefined;
 }

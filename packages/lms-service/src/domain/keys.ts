@@ -1,5 +1,3 @@
-import { maxTimestampMs } from "./limits.js";
-
 /** Digits of zero-padded numbers inside keys, so key order is numeric order (up to 10^12 - 1). */
 export const paddedNumberDigits = 12;
 
@@ -16,12 +14,4 @@ export function prefix(...parts: readonly string[]): string {
 /** `n` zero-padded to {@link paddedNumberDigits} digits. */
 export function padded(n: number): string {
   return String(n).padStart(paddedNumberDigits, "0");
-}
-
-/** Digits of a zero-padded timestamp: enough for {@link maxTimestampMs}, the latest one a command may carry. */
-export const paddedTimestampDigits = String(maxTimestampMs).length;
-
-/** `ms` (0..maxTimestampMs) zero-padded so key order is time order; {@link padded} is too short for times. */
-export function paddedTimestamp(ms: number): string {
-  return String(ms).padStart(paddedTimestampDigits, "0");
 }

@@ -42,21 +42,23 @@ export const maxAssignmentPoints = 100_000;
 export const maxTimestampMs = 8_640_000_000_000_000;
 
 /**
- * How long the first result of an idempotency key is kept, counted in stamped command time. Safe
- * because it is far longer than any client retries a key (LmsClient and the web's upload retries
- * give up within seconds to minutes); a key reused after it is simply a new request.
+ * Idempotency records are kept by generation: a record's key starts with the command's stamped
+ * time divided into spans of this length (idempotency-retention.ts). A retry within one span of
+ * the first attempt always gets the first result, and a record is kept at least two spans, so 24
+ * hours. Safe because clients retry a key within seconds to minutes (LmsClient, the web's upload
+ * retries); a key reused after that is simply a new request.
  */
-export const idempotencyRetentionMs = 24 * 60 * 60_000;
+export const idempotencyGenerationMs = 12 * 60 * 60_000;
 /**
- * Expired idempotency records are pruned by the accepted commands whose log index is a multiple of
- * this, not by every command: a pruning pass costs a range read (a LevelDB iterator, well above
- * the point reads a small write needs), and on every write it would be paid on every node. Log
- * indexes are the same on every replica, so every replica prunes at the same commands.
+ * Old idempotency records are pruned by the accepted commands whose log index is a multiple of
+ * this, not by every command: a pruning pass costs a range read, and on every write it would be
+ * paid on every node. Log indexes are the same on every replica, so every replica prunes at the
+ * same commands.
  */
-export const idempotencyPruneEveryEntries = 16;
+export const idempotencyPruneEveryEntries = 128;
 /**
- * Most expired idempotency records one pass deletes: the work of one apply stays bounded, and at
- * most one record is added per entry while a pass may remove this many per
+ * Most old idempotency records one pass deletes: the work of one apply stays bounded, and at most
+ * one record is added per entry while a pass may remove this many per
  * {@link idempotencyPruneEveryEntries} entries, so a backlog (after a quiet day, say) shrinks.
  */
-export const maxIdempotencyRecordsPrunedPerPass = 256;
+export const maxIdempotencyRecordsPrunedPerPass = 1024;

@@ -249,28 +249,6 @@ export interface IdempotencyRecord {
   readonly fingerprint: string;
   readonly logIndex: number;
   readonly result: LmsResult;
-  /**
-   * The command's stamped time; the record expires `idempotencyRetentionMs` after it (see
-   * idempotency-retention.ts). Absent on records written before records expired: those have no
-   * `expiringIdempotency` entry, are still replayed, and are never pruned.
-   */
-  readonly at?: number;
-}
-
-/** An idempotency record's place in expiry order (its key is the record's time, then its key). */
-export interface ExpiringIdempotencyRef {
-  /** The key of the record in `idempotency`. */
-  readonly recordKey: string;
-  /** The record's stamped time, as in its key. */
-  readonly at: number;
-}
-
-/**
- * How far bounded pruning has got through an ordered collection: every key up to and including
- * `after` is gone, so the next pass lists from there instead of over the deletes before it.
- */
-export interface PruneCursorRecord {
-  readonly after: string;
 }
 
 /** Every collection with its record type. */
@@ -329,12 +307,8 @@ export interface LmsCollections {
   courseQuestions: QuestionRef;
   /** userId/exchangeId */
   tutorExchanges: TutorExchangeRecord;
-  /** userId (or "anonymous")/idempotencyKey */
+  /** generation (10 digits, idempotency-retention.ts)/userId (or "anonymous")/idempotencyKey */
   idempotency: IdempotencyRecord;
-  /** at (zero-padded to 16 digits)/userId (or "anonymous")/idempotencyKey */
-  expiringIdempotency: ExpiringIdempotencyRef;
-  /** the name of the pruned collection */
-  pruneCursors: PruneCursorRecord;
 }
 
 export type CollectionName = keyof LmsCollections;
@@ -351,7 +325,6 @@ export const collectionNames: readonly CollectionName[] = [
   "courseMembers",
   "courseQuestions",
   "courses",
-  "expiringIdempotency",
   "fileOwners",
   "fileRefs",
   "files",
@@ -362,7 +335,6 @@ export const collectionNames: readonly CollectionName[] = [
   "latestSubmissions",
   "materials",
   "notes",
-  "pruneCursors",
   "questions",
   "revokedTokens",
   "roleMembers",

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { afterAll, expect, test } from "vitest";
 import { encodeCommand } from "../../src/domain/command-codec.js";
 import type { Actor, LmsCommand } from "../../src/domain/commands.js";
-import { idempotencyRetentionMs } from "../../src/domain/limits.js";
+import { idempotencyGenerationMs } from "../../src/domain/limits.js";
 import type { LmsApplyResult } from "../../src/domain/lms-state-machine.js";
 import { Cleanup, Harness, passwordHash, snapshotBytes } from "./harness.js";
 
@@ -224,8 +224,8 @@ const step = stepWith(fc.integer({ min: 0, max: 20 }));
 const retentionJumps = stepWith(
   fc.oneof(
     { weight: 6, arbitrary: fc.integer({ min: 0, max: 20 }) },
-    { weight: 1, arbitrary: fc.constantFrom(idempotencyRetentionMs / 2, idempotencyRetentionMs + 1) },
-    { weight: 1, arbitrary: fc.constant(-idempotencyRetentionMs - 7) },
+    { weight: 1, arbitrary: fc.constantFrom(idempotencyGenerationMs / 2, 3 * idempotencyGenerationMs + 1) },
+    { weight: 1, arbitrary: fc.constant(-3 * idempotencyGenerationMs - 7) },
   ),
 );
 
