@@ -397,6 +397,8 @@ function contract(worldOf: () => ContractWorld): void {
     const other = (await api.login({ username: otherName, password: "other-password-12" })).token;
     await expectHidden(api.getCoursePage(other, { courseId }));
     await expectHidden(api.getCoursePage(teacher, { courseId: "no-such-course" }));
+    // An admin may know every course, so a course of someone else's is refused, not hidden.
+    await expectCode(api.getCoursePage(adminToken, { courseId }), "PERMISSION_DENIED");
 
     const aliceDashboard = await api.getDashboard(alice);
     expect(aliceDashboard.courses).toEqual(await api.listCourses(alice));

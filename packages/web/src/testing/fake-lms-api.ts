@@ -1145,9 +1145,16 @@ export class FakeLmsApi implements LmsApi {
     return [...this.courses.values()].filter((course) => this.ownsCourse(actor, course));
   }
 
-  /** A course the caller may see; others are NOT_FOUND so their existence does not leak. */
+  /**
+   * A course the caller may see. Others are NOT_FOUND so their existence does not leak, except to
+   * an admin, who may know every course but reads only the contents of their own (as the service:
+   * PERMISSION_DENIED).
+   */
   private visibleCourse(actor: User, courseId: string): Course {
     const course = this.courses.get(courseId);
+    if (course !== undefined && !this.canSeeCourse(actor, course) && actor.role === "admin") {
+      throw new ApiError("PERMISSION_DENIED", "You are not a member of this course.");
+    }
     if (course === undefined || !this.canSeeCourse(actor, course)) throw new ApiError("NOT_FOUND", "No such course.");
     return course;
   }
