@@ -27,12 +27,17 @@ const machine = new LmsStateMachine({ store, files });
 let index = 0;
 let at = Date.UTC(2026, 0, 1);
 let keys = 0;
-const entry = (command) => ({
-  index: ++index,
-  term: 1,
-  type: "normal",
-  data: encodeCommand({ idempotencyKey: `bench-key-${++keys}`, at: (at += 10), ...command }),
-});
+function entry(command) {
+  index++;
+  keys++;
+  at += 10;
+  return {
+    index,
+    term: 1,
+    type: "normal",
+    data: encodeCommand({ idempotencyKey: `bench-key-${keys}`, at, ...command }),
+  };
+}
 const admin = { userId: "admin", role: "admin" };
 const teacher = { userId: "teacher", role: "instructor" };
 const setup = [
