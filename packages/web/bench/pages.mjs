@@ -34,9 +34,11 @@ const { values: args } = parseArgs({
   allowPositionals: true,
   options: {
     users: { type: "string", default: "50" },
-    runs: { type: "string", default: "3" },
-    "phase-ms": { type: "string", default: "10000" },
-    "warmup-ms": { type: "string", default: "2000" },
+    runs: { type: "string" },
+    "phase-ms": { type: "string" },
+    "warmup-ms": { type: "string" },
+    // CI-sized (`pnpm bench --quick`): one run of short phases unless the flags say otherwise.
+    quick: { type: "boolean", default: false },
     "think-ms": { type: "string", default: "1000" },
     courses: { type: "string", default: "2" },
     cluster: { type: "string", default: "processes" },
@@ -44,9 +46,9 @@ const { values: args } = parseArgs({
   },
 });
 const userCount = Number(args.users);
-const runCount = Number(args.runs);
-const phaseMs = Number(args["phase-ms"]);
-const warmupMs = Number(args["warmup-ms"]);
+const runCount = Number(args.runs ?? (args.quick ? 1 : 3));
+const phaseMs = Number(args["phase-ms"] ?? (args.quick ? 2000 : 10000));
+const warmupMs = Number(args["warmup-ms"] ?? (args.quick ? 1000 : 2000));
 const thinkMs = Number(args["think-ms"]);
 const courseCount = Number(args.courses);
 if (args.cluster !== "processes" && args.cluster !== "in-process") {
