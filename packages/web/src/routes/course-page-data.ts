@@ -15,17 +15,11 @@ export async function loadCoursePage(
   courseId: string,
   maxUploadBytes: number,
 ): Promise<CoursePageData> {
-  const page = await api.getCoursePage(viewer.token, { courseId });
+  const { viewerRole: _, ...page } = await api.getCoursePage(viewer.token, { courseId });
   const isOwner = managesCourse(viewer, page.detail.course);
   return {
-    detail: page.detail,
+    ...page,
     isOwner,
-    assignments: page.assignments,
-    materials: page.materials,
-    questions: page.questions,
-    feedback: page.feedback,
-    mySubmissions: page.mySubmissions,
-    myGrades: page.myGrades,
     joinCodes: isOwner ? page.joinCodes : [],
     students: isOwner ? page.students : [],
     nowMs: Date.now(),

@@ -6,9 +6,6 @@ import type { Assignment, Course, LmsApi } from "../lms-api.js";
 import { type Dashboard, dashboardPage } from "../views/dashboard-page.js";
 import type { RouteDeps } from "./route-deps.js";
 
-// The course bound of the dashboard (and of the grading page, which imports it from here).
-export { maxDashboardCourses } from "../lms-api.js";
-
 /** The dashboard. */
 export function registerDashboardRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get("/dashboard", { preHandler: requireRole() }, async (request, reply) => {

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { requireRole, viewerOf } from "../http/guards.js";
 import { renderPage } from "../http/page.js";
+import { maxDashboardCourses } from "../lms-api.js";
 import { gradeHistoryPage, myGradesPage, needsGradingPage } from "../views/grade-pages.js";
-import { maxDashboardCourses } from "./dashboard-routes.js";
 import type { RouteDeps } from "./route-deps.js";
 
 /** My grades (students), the needs-grading queue and grade history (instructors). */

@@ -1,33 +1,13 @@
 import { html, path, type SafeHtml } from "../html.js";
-import type {
-  Assignment,
-  CourseDetail,
-  FeedbackNote,
-  Grade,
-  JoinCode,
-  Material,
-  Question,
-  Submission,
-  User,
-} from "../lms-api.js";
+import type { Assignment, CourseDetail, CoursePage, FeedbackNote, Grade, Material, Submission } from "../lms-api.js";
 import { formatBytes, formatPoints, timeTag } from "./format.js";
 import { formGuards, type PageContext, type PageOptions } from "./layout.js";
 import { uploadForm } from "./upload-form.js";
 
-export interface CoursePageData {
-  readonly detail: CourseDetail;
+/** What GetCoursePage answered (lms-api.ts `CoursePage`), and what the page adds to it. */
+export interface CoursePageData extends Omit<CoursePage, "viewerRole"> {
+  /** Whether the viewer gets the instructor's view (routes/ownership.ts `managesCourse`). */
   readonly isOwner: boolean;
-  readonly assignments: readonly Assignment[];
-  readonly materials: readonly Material[];
-  readonly questions: readonly Question[];
-  /** Notes for the viewer (a student: to them or the whole course; the owner: every note). */
-  readonly feedback: readonly FeedbackNote[];
-  /** Student view: latest attempt per assignment and released grades. */
-  readonly mySubmissions: readonly Submission[];
-  readonly myGrades: readonly Grade[];
-  /** Owner view. */
-  readonly joinCodes: readonly JoinCode[];
-  readonly students: readonly User[];
   readonly nowMs: number;
   readonly maxUploadBytes: number;
 }
