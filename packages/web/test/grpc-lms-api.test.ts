@@ -82,6 +82,19 @@ async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<string> {
   return Buffer.concat(parts).toString("utf8");
 }
 
+/** A new instructor, signed in, who owns nothing yet: someone else's course is hidden from them. */
+async function anotherInstructor(api: LmsApi, adminToken: string): Promise<string> {
+  const name = username("other");
+  await api.createUser(adminToken, {
+    username: name,
+    password: "other-password-12",
+    displayName: "Otto",
+    role: "instructor",
+    idempotencyKey: key(),
+  });
+  return (await api.login({ username: name, password: "other-password-12" })).token;
+}
+
 /** An instructor with a course and one assignment, and two enrolled students. */
 async function classroom(world: ContractWorld) {
   const { api, adminToken } = world;
@@ -223,15 +236,7 @@ function contract(worldOf: () => ContractWorld): void {
       api.getSubmissionHistory(alice, { assignmentId: assignment.id, studentId: bobUser.id }),
       "PERMISSION_DENIED",
     );
-    const otherName = username("other");
-    await api.createUser(adminToken, {
-      username: otherName,
-      password: "other-password-12",
-      displayName: "Otto",
-      role: "instructor",
-      idempotencyKey: key(),
-    });
-    const other = (await api.login({ username: otherName, password: "other-password-12" })).token;
+    const other = await anotherInstructor(api, adminToken);
     await expectHidden(api.getCourse(other, { courseId: course.id }));
     await expectHidden(api.exportGradesCsv(other, { courseId: course.id }));
     expect(await api.listNeedsGrading(other, {})).toEqual([]);
@@ -386,15 +391,7 @@ function contract(worldOf: () => ContractWorld): void {
     expect((await api.getCoursePage(alice, { courseId })).myGrades).toMatchObject([{ points: 7, released: true }]);
     expect((await api.getCoursePage(bob, { courseId })).myGrades).toEqual([]);
 
-    const otherName = username("other");
-    await api.createUser(adminToken, {
-      username: otherName,
-      password: "other-password-12",
-      displayName: "Otto",
-      role: "instructor",
-      idempotencyKey: key(),
-    });
-    const other = (await api.login({ username: otherName, password: "other-password-12" })).token;
+    const other = await anotherInstructor(api, adminToken);
     await expectHidden(api.getCoursePage(other, { courseId }));
     await expectHidden(api.getCoursePage(teacher, { courseId: "no-such-course" }));
     // An admin may know every course, so a course of someone else's is refused, not hidden.

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ServiceError } from "@grpc/grpc-js";
 import type { Logger } from "@lectern/raft-core";
 import { LmsClient, type LmsClientOptions, type RetryEvent } from "../../src/client/lms-client.js";
 
@@ -158,4 +159,20 @@ export class TestCluster {
   dumpLogs(): string {
     return [...this.loggers.values()].flatMap((logger) => logger.lines).join("\n");
   }
+}
+
+/** Resolves with the gRPC error the call failed with; fails the test when it succeeded. */
+export async function failure(call: Promise<unknown> | AsyncIterable<unknown>): Promise<ServiceError> {
+  try {
+    if (Symbol.asyncIterator in call) {
+      for await (const _ of call as AsyncIterable<unknown>) {
+        // drain
+      }
+    } else {
+      await call;
+    }
+  } catch (error) {
+    return error as ServiceError;
+  }
+  throw new Error("the call succeeded, but a failure was expected");
 }

@@ -14,23 +14,7 @@ import {
   type UploadFileRequest,
 } from "../../src/gen/lms.js";
 import { FakeOllama } from "../tutor/fake-ollama.js";
-import { type RetryEvent, TestCluster } from "./cluster-harness.js";
-
-/** Resolves with the gRPC error the call failed with; fails the test when it succeeded. */
-async function failure(call: Promise<unknown> | AsyncIterable<unknown>): Promise<ServiceError> {
-  try {
-    if (Symbol.asyncIterator in call) {
-      for await (const _ of call as AsyncIterable<unknown>) {
-        // drain
-      }
-    } else {
-      await call;
-    }
-  } catch (error) {
-    return error as ServiceError;
-  }
-  throw new Error("the call succeeded, but a failure was expected");
-}
+import { failure, type RetryEvent, TestCluster } from "./cluster-harness.js";
 
 async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

@@ -1,29 +1,13 @@
-import { type ServiceError, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LmsClient } from "../../src/client/lms-client.js";
 import { Role } from "../../src/gen/lms.js";
-import { TestCluster } from "../node/cluster-harness.js";
+import { failure, TestCluster } from "../node/cluster-harness.js";
 
 /**
  * The RPCs that once answered UNIMPLEMENTED, and the status codes lms.proto documents, over real
  * gRPC against a one-node cluster (the replication itself is covered by test/node).
  */
-
-/** Resolves with the gRPC error the call failed with; fails the test when it succeeded. */
-async function failure(call: Promise<unknown> | AsyncIterable<unknown>): Promise<ServiceError> {
-  try {
-    if (Symbol.asyncIterator in call) {
-      for await (const _ of call as AsyncIterable<unknown>) {
-        // drain
-      }
-    } else {
-      await call;
-    }
-  } catch (error) {
-    return error as ServiceError;
-  }
-  throw new Error("the call succeeded, but a failure was expected");
-}
 
 const password = "a long enough password";
 let keys = 0;

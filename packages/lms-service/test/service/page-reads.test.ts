@@ -1,4 +1,4 @@
-import { type ServiceError, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { LmsClient } from "../../src/client/lms-client.js";
 import { maxDashboardCourses } from "../../src/domain/queries.js";
@@ -10,23 +10,13 @@ import {
   Role,
 } from "../../src/gen/lms.js";
 import type { LmsNode } from "../../src/node/lms-node.js";
-import { TestCluster } from "../node/cluster-harness.js";
+import { failure, TestCluster } from "../node/cluster-harness.js";
 
 /**
  * GetCoursePage and GetDashboard over real gRPC against a one-node cluster: each answers what the
  * separate RPCs the web front used to make answer, for every kind of caller, with one read
  * barrier, and refuses with the same status codes.
  */
-
-/** Resolves with the gRPC error the call failed with; fails the test when it succeeded. */
-async function failure(call: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await call;
-  } catch (error) {
-    return error as ServiceError;
-  }
-  throw new Error("the call succeeded, but a failure was expected");
-}
 
 const password = "a long enough password";
 const hourMs = 3_600_000;
