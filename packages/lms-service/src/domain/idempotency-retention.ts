@@ -1,7 +1,7 @@
 import type { WriteLayer } from "./apply-transaction.js";
 import type { LmsCommand } from "./commands.js";
 import { key } from "./keys.js";
-import { idempotencyGenerationMs, idempotencyPruneEveryEntries, maxIdempotencyRecordsPrunedPerPass } from "./limits.js";
+import { idempotencyGenerationMs, maxIdempotencyRecordsPrunedPerPass } from "./limits.js";
 import type { IdempotencyRecord } from "./records.js";
 
 /**
@@ -13,8 +13,8 @@ import type { IdempotencyRecord } from "./records.js";
  * - A command looks for its key in its own generation and the two beside it, so a retry stamped
  *   up to one generation after the first attempt, or by a node whose clock is up to one
  *   generation behind, still finds the first result.
- * - The accepted commands at every {@link idempotencyPruneEveryEntries}-th log index delete, oldest
- *   first, at most {@link maxIdempotencyRecordsPrunedPerPass} records of generations more than two
+ * - The accepted commands at every `idempotencyPruneEveryEntries`-th log index (a state-machine
+ *   setting, default in limits.ts) delete, oldest first, at most {@link maxIdempotencyRecordsPrunedPerPass} records of generations more than two
  *   before their own. A record is therefore kept for at least two generations after it was
  *   stamped.
  *
@@ -75,7 +75,7 @@ export async function keepFirstResult(
   scope: string,
   record: IdempotencyRecord,
   logIndex: number,
-  pruneEveryEntries: number = idempotencyPruneEveryEntries,
+  pruneEveryEntries: number,
 ): Promise<void> {
   const generation = generationOf(command.at);
   if (logIndex % pruneEveryEntries === 0) await pruneBefore(tx, generation - 2);
