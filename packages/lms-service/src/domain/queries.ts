@@ -66,34 +66,11 @@ export interface CourseSummary {
   readonly role: CourseViewerRole;
 }
 
-/** A student's status on one assignment. */
-export interface MyAssignmentStatus {
-  readonly submitted: boolean;
-  readonly version?: number;
-  readonly submittedAt?: number;
-  readonly late?: boolean;
-  /** Present only once grades are released. */
-  readonly grade?: { readonly points: number; readonly feedback: string; readonly gradedAt: number };
-}
-
-/** An instructor's counts on one assignment. */
-export interface AssignmentCounts {
-  readonly submitted: number;
-  readonly ungraded: number;
-  readonly late: number;
-}
-
-export interface AssignmentView {
-  readonly assignment: AssignmentRecord;
-  readonly mine?: MyAssignmentStatus;
-  readonly counts?: AssignmentCounts;
-}
-
 export interface CoursePage {
   readonly course: CourseRecord;
   readonly role: MembershipRecord["role"];
   readonly materials: readonly MaterialRecord[];
-  readonly assignments: readonly AssignmentView[];
+  readonly assignments: readonly AssignmentRecord[];
   readonly notes: readonly FeedbackNoteRecord[];
   /** Owner only. */
   readonly joinCodes?: readonly JoinCodeRecord[];
@@ -297,7 +274,12 @@ async function courseMember(reader: LmsReader, actor: Actor, courseId: string) {
   return { user, course, membership };
 }
 
-/** The course page: materials, assignments with my status (or counts for the owner), notes for me. */
+/**
+ * The course page: materials, assignments and the notes meant for the caller, and for the owner the
+ * join codes. A student's own attempts and grades, and the owner's grading counts, come from their
+ * own queries (listSubmissions, listGrades, getDashboard), so a caller that only needs the lists
+ * (ListAssignments, ListMaterials, ListFeedback, ListJoinCodes) does not read them.
+ */
 export async function getCoursePage(
   reader: LmsReader,
   actor: Actor,
@@ -310,17 +292,9 @@ export async function getCoursePage(
   const materials = await recordsByRef(reader, "courseMaterials", courseId, (ref) =>
     reader.get("materials", ref.value.materialId),
   );
-  const assignmentRecords = await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
+  const assignments = await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
     reader.get("assignments", ref.value.assignmentId),
   );
-  const assignments: AssignmentView[] = [];
-  for (const assignment of assignmentRecords) {
-    assignments.push(
-      isOwner
-        ? { assignment, counts: await assignmentCounts(reader, assignment) }
-        : { assignment, mine: await myStatus(reader, user, course, assignment) },
-    );
-  }
   const notes = (await listAll(reader, "notes", prefix(courseId)))
     .map((entry) => entry.value)
     .filter((note) => isOwner || note.studentId === undefined || note.studentId === user.userId);
@@ -346,46 +320,9 @@ async function recordsByRef<C extends "courseMaterials" | "courseAssignments" | 
   return records;
 }
 
-async function myStatus(
-  reader: LmsReader,
-  user: UserRecord,
-  course: CourseRecord,
-  assignment: AssignmentRecord,
-): Promise<MyAssignmentStatus> {
-  const latest = await latestAttemptOf(reader, assignment, user);
-  const grade = visibleGrade(
-    user,
-    course,
-    assignment,
-    await reader.get("grades", key(assignment.assignmentId, user.userId)),
-  );
-  return {
-    submitted: latest !== undefined,
-    ...(latest === undefined ? {} : { version: latest.version, submittedAt: latest.submittedAt, late: latest.late }),
-    ...(grade === undefined
-      ? {}
-      : { grade: { points: grade.points, feedback: grade.feedback, gradedAt: grade.gradedAt } }),
-  };
-}
-
 /** The user's latest attempt at the assignment, if any: what "submitted" means everywhere. */
 function latestAttemptOf(reader: LmsReader, assignment: AssignmentRecord, user: UserRecord) {
   return reader.get("latestSubmissions", key(assignment.assignmentId, user.userId));
-}
-
-async function assignmentCounts(reader: LmsReader, assignment: AssignmentRecord): Promise<AssignmentCounts> {
-  const latest = await listAll(reader, "latestSubmissions", prefix(assignment.assignmentId));
-  const gradedSubmission = new Map(
-    (await listAll(reader, "grades", prefix(assignment.assignmentId))).map((g) => [g.key, g.value.submissionId]),
-  );
-  let ungraded = 0;
-  let late = 0;
-  for (const { key: entryKey, value } of latest) {
-    if (value.late) late++;
-    // As in needsGrading: a grade given before the latest resubmission does not cover it.
-    if (gradedSubmission.get(entryKey) !== value.submissionId) ungraded++;
-  }
-  return { submitted: latest.length, ungraded, late };
 }
 
 /**

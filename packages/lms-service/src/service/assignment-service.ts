@@ -48,7 +48,7 @@ async function storedAssignment(context: LmsServiceContext, assignmentId: string
 /** The course's assignments as the caller may see them (member check included). */
 async function courseAssignments(context: LmsServiceContext, caller: Caller, courseId: string) {
   const page = queried(await getCoursePage(context.store, caller.actor, courseId));
-  return page.assignments.map((view) => view.assignment);
+  return page.assignments;
 }
 
 /** Only each student's latest attempt per assignment, in the original order. */

@@ -44,7 +44,7 @@ export async function coursePageFor(
 ): Promise<GetCoursePageResponse> {
   const { store } = context;
   const page = queried(await getCoursePage(store, caller.actor, courseId));
-  const assignments = page.assignments.map((view) => view.assignment);
+  const { assignments } = page;
   const questions = queried(await listQuestions(store, caller.actor, courseId));
   const response: GetCoursePageResponse = {
     course: await toCourse(store, page.course),
