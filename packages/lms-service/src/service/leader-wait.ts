@@ -36,7 +36,8 @@ export async function withLeader<T>(
     try {
       return await attempt(Math.max(1, deadlineMs - now()));
     } catch (error) {
-      if (!isNoLeaderRefusal(error) || round > maxLeaderWaits) throw error;
+      // Past the deadline nothing is retried: a read barrier that timed out fails as a timeout.
+      if (!isNoLeaderRefusal(error) || round > maxLeaderWaits || now() >= deadlineMs) throw error;
       const waitUntil = Math.min(deadlineMs, now() + leaderWaitMs);
       if (!(await leaderKnownBy(raft, waitUntil, now))) throw error;
     }

@@ -71,4 +71,18 @@ describe("withLeader: a call refused only for want of a leader waits for the ele
     ).rejects.toBeInstanceOf(NotLeaderError);
     expect(attempts).toBe(maxLeaderWaits + 1);
   });
+
+  it("does not run the call again once the deadline has passed (a read barrier that timed out)", async () => {
+    const { raft } = node("n1");
+    let attempts = 0;
+    const timedOut = new ReadFailedError("not confirmed within 30 ms");
+    await expect(
+      withLeader(raft, Date.now() + 30, async () => {
+        attempts++;
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        throw timedOut;
+      }),
+    ).rejects.toBe(timedOut);
+    expect(attempts).toBe(1);
+  });
 });
