@@ -74,6 +74,7 @@ export function ratioLines(report) {
     );
   }
   lines.push(...ceilingLines(report));
+  lines.push(...floorLines(report, ratios));
   const ours = failoverOf(report, OURS);
   for (const etcdName of [
     ETCD,
@@ -108,6 +109,34 @@ function ceilingLines(report) {
     lines.push(
       `  ${system.padEnd(9)} share of its own local-read ceiling (${local.opsPerSecond} ops/s) at c=64: writes ${share("write")}, linearizable reads ${share("read")}`,
     );
+  }
+  return lines;
+}
+
+/**
+ * etcd's and our c=64 rates against the gRPC floor of the same run: what a grpc-js server that
+ * does no work per call reaches with the same load generator on the same cores. A Node server
+ * doing real work per call lands below it; etcd's Go server costs less per call than even the
+ * bare grpc-js one, which leaves the load generator more of the machine, so it can land above.
+ */
+function floorLines(report, ratios) {
+  const floor = report.floor;
+  if (floor === undefined || floor.callsPerSecond === 0) return [];
+  const lines = [];
+  for (const system of [OURS, ETCD]) {
+    const parts = [];
+    for (const kind of ["write", "read", "localRead"]) {
+      const s = find(report, system, kind, 64);
+      if (s === undefined) continue;
+      const share = round(s.opsPerSecond / floor.callsPerSecond, 2);
+      ratios[`${system} ${kind}@64 / grpc floor`] = share;
+      parts.push(`${kind} ${share}`);
+    }
+    if (parts.length > 0) {
+      lines.push(
+        `  ${system.padEnd(9)} c=64 rates as a multiple of the gRPC floor (${floor.callsPerSecond} calls/s): ${parts.join(", ")}`,
+      );
+    }
   }
   return lines;
 }

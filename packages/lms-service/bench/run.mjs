@@ -4,7 +4,7 @@
 // etcd...), with ratios ours/etcd. Prints tables, writes JSON to bench-results/, progress on
 // stderr. Only medians and ratios from one run mean anything on a shared 2-core machine.
 //
-// Usage: node bench/run.mjs [--quick] [throughput] [failover]
+// Usage: node bench/run.mjs [--quick] [throughput] [floor] [failover]
 //   --quick  CI-sized: 2 s per level, one run each, one kill per system
 import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median, round } from "../../raft-core/bench/stats.mjs";
 import { EtcdBenchCluster, findEtcd } from "./etcd-cluster.mjs";
+import { grpcFloorLines, runGrpcFloor } from "./grpc-floor.mjs";
 import { LmsBenchCluster } from "./lms-cluster.mjs";
 import { runClosedLoop, runFailoverTrial } from "./load.mjs";
 import { failoverLines, ratioLines, targetChecks, throughputLines } from "./report.mjs";
@@ -39,7 +40,8 @@ const settings = {
   maxOutageMs: 10_000,
 };
 
-const SECTIONS = ["throughput", "failover"];
+// floor: a bare grpc-js echo with the same load shape (grpc-floor.mjs), between the other sections.
+const SECTIONS = ["throughput", "floor", "failover"];
 const requested = args.filter((a) => !a.startsWith("--"));
 const unknown = requested.filter((name) => !SECTIONS.includes(name));
 if (unknown.length > 0) {
@@ -190,6 +192,13 @@ try {
     progress(`  [throughput: ${((performance.now() - t1) / 1000).toFixed(1)} s]`);
     console.log("");
     console.log(throughputLines(report.throughput.summary, settings).join("\n"));
+  }
+  if (chosen.includes("floor")) {
+    const t1 = performance.now();
+    report.floor = await runGrpcFloor({ quick });
+    progress(`  [floor: ${((performance.now() - t1) / 1000).toFixed(1)} s]`);
+    console.log("");
+    console.log(grpcFloorLines(report.floor).join("\n"));
   }
   if (chosen.includes("failover")) {
     const t1 = performance.now();
