@@ -101,7 +101,7 @@ export class LevelLmsStore implements LmsStore {
   private commitsSinceSync = 0;
   /** A restore runs: no commit may start. */
   private writing = false;
-  private readonly unflushed = new UnflushedCommits();
+  private readonly unflushed = new UnflushedCommits(collectionPrefixOf);
   /** The background flush running now, if any. */
   private flushing: Promise<void> | undefined;
   /** A background write failed: the disk no longer matches memory and every later write fails. */
@@ -440,6 +440,15 @@ export class LevelLmsStore implements LmsStore {
 
 function recordKey(collection: CollectionName, key: string): string {
   return `${dataStart}${collection}/${key}`;
+}
+
+/**
+ * `d/<collection>/` of a record key (a range bound too: every list ranges inside one collection),
+ * the overlay's group (unflushed-commits.ts).
+ */
+function collectionPrefixOf(fullKey: string): string {
+  const end = fullKey.indexOf("/", dataStart.length);
+  return end === -1 ? fullKey : fullKey.slice(0, end + 1);
 }
 
 /**

@@ -40,14 +40,24 @@ export interface FlushBatch {
 export class UnflushedCommits {
   private readonly queue: QueuedCommit[] = [];
   private readonly overlay = new Map<string, { text: CachedText; sequence: number }>();
+  /** The overlay's keys by group, so a range read inside one group visits only that group's keys. */
+  private readonly groups = new Map<string, Set<string>>();
   private nextSequence = 1;
   private queuedBytes = 0;
+
+  /**
+   * @param groupOf the group of a key (for the store: its collection's key prefix). A range whose
+   *   two ends are in one group must hold only keys of that group; {@link inRange} then looks at
+   *   that group alone instead of the whole overlay, which under write load holds thousands of keys.
+   */
+  constructor(private readonly groupOf: (fullKey: string) => string = () => "") {}
 
   /** Accepts one commit's operations (in order: a later one for the same key wins). */
   add(appliedIndex: number, operations: readonly FlushOperation[]): void {
     const sequence = this.nextSequence++;
     let bytes = 0;
     for (const [fullKey, text] of operations) {
+      if (!this.overlay.has(fullKey)) this.groupFor(fullKey).add(fullKey);
       this.overlay.set(fullKey, { text, sequence });
       bytes += fullKey.length + (text?.length ?? 0);
     }
@@ -60,10 +70,12 @@ export class UnflushedCommits {
     return this.overlay.get(fullKey)?.text;
   }
 
-  /** Every overlay entry whose key is in [from, to) (for merging into a range read). */
+  /** Every overlay entry whose key is in [from, to) (for merging into a range read), in no set order. */
   *inRange(from: string, to: string): Generator<FlushOperation> {
-    for (const [fullKey, entry] of this.overlay) {
-      if (fullKey >= from && fullKey < to) yield [fullKey, entry.text];
+    const group = this.groupOf(from);
+    const keys = group === this.groupOf(to) ? (this.groups.get(group) ?? []) : this.overlay.keys();
+    for (const fullKey of keys) {
+      if (fullKey >= from && fullKey < to) yield [fullKey, (this.overlay.get(fullKey) as { text: CachedText }).text];
     }
   }
 
@@ -112,7 +124,13 @@ export class UnflushedCommits {
     for (const commit of done) this.queuedBytes -= commit.bytes;
     for (const [fullKey] of batch.operations) {
       const entry = this.overlay.get(fullKey);
-      if (entry !== undefined && entry.sequence <= batch.lastSequence) this.overlay.delete(fullKey);
+      if (entry !== undefined && entry.sequence <= batch.lastSequence) {
+        this.overlay.delete(fullKey);
+        const group = this.groupOf(fullKey);
+        const keys = this.groups.get(group);
+        keys?.delete(fullKey);
+        if (keys?.size === 0) this.groups.delete(group);
+      }
     }
   }
 
@@ -120,6 +138,17 @@ export class UnflushedCommits {
   clear(): void {
     this.queue.length = 0;
     this.overlay.clear();
+    this.groups.clear();
     this.queuedBytes = 0;
+  }
+
+  private groupFor(fullKey: string): Set<string> {
+    const group = this.groupOf(fullKey);
+    let keys = this.groups.get(group);
+    if (keys === undefined) {
+      keys = new Set();
+      this.groups.set(group, keys);
+    }
+    return keys;
   }
 }
