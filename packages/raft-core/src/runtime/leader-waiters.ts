@@ -1,3 +1,10 @@
+/**
+ * Times one call may be offered to the core again after a refusal that came back from the leader
+ * it reached (see {@link LeaderWaiters.mayOfferAgain}): enough for the leader change that caused
+ * it, few enough that a node still believing in a deposed leader does not bounce a call for long.
+ */
+export const maxOffersAgain = 3;
+
 /** A call parked until a leader is known: a proposal or a read, still unsettled. */
 export interface LeaderWaiter {
   readonly settled: boolean;
@@ -16,6 +23,7 @@ export interface LeaderWaiter {
 export class LeaderWaiters<T extends LeaderWaiter> {
   private waiting: T[] = [];
   private readonly deadlines = new WeakMap<T, number>();
+  private readonly offeredAgain = new WeakMap<T, number>();
 
   constructor(private readonly waitMs: number) {}
 
@@ -35,14 +43,22 @@ export class LeaderWaiters<T extends LeaderWaiter> {
    * is up already: the caller refuses it then.
    */
   park(call: T, nowMs: number): boolean {
-    if (!this.enabled) return false;
-    let deadline = this.deadlines.get(call);
-    if (deadline === undefined) {
-      deadline = nowMs + this.waitMs;
-      this.deadlines.set(call, deadline);
-    }
-    if (nowMs >= deadline) return false;
+    if (!this.withinDeadline(call, nowMs)) return false;
     this.waiting.push(call);
+    return true;
+  }
+
+  /**
+   * Whether `call`, refused by the leader it reached because that node no longer leads (a
+   * forwarded proposal refused, a read whose leadership could not be confirmed), may be offered
+   * to the core again: waiting is on, the call's time (from its first wait or refusal) is not up,
+   * and it was offered again fewer than {@link maxOffersAgain} times. Counts the offer when true.
+   * Only a refusal that guarantees nothing happened may be answered this way.
+   */
+  mayOfferAgain(call: T, nowMs: number): boolean {
+    const offered = this.offeredAgain.get(call) ?? 0;
+    if (offered >= maxOffersAgain || !this.withinDeadline(call, nowMs)) return false;
+    this.offeredAgain.set(call, offered + 1);
     return true;
   }
 
@@ -64,6 +80,17 @@ export class LeaderWaiters<T extends LeaderWaiter> {
     }
     this.waiting = kept;
     return expired;
+  }
+
+  /** Sets the call's deadline at its first wait; false when waiting is off or the time is up. */
+  private withinDeadline(call: T, nowMs: number): boolean {
+    if (!this.enabled) return false;
+    let deadline = this.deadlines.get(call);
+    if (deadline === undefined) {
+      deadline = nowMs + this.waitMs;
+      this.deadlines.set(call, deadline);
+    }
+    return nowMs < deadline;
   }
 
   /** Forgets every waiting call (the server stopped; the caller fails them itself). */

@@ -30,7 +30,7 @@ export class PendingProposal<Result> {
 
   constructor(
     readonly requestId: number,
-    /** The command; released once the core holds it. */
+    /** The command; released once appended here or settled (a forwarded one may be offered again). */
     public data: Uint8Array | undefined,
     readonly timeoutMs: number,
     readonly signal: AbortSignal | undefined,
@@ -81,13 +81,35 @@ export class PendingProposals<Result> {
     this.byIndex.set(index, proposal);
   }
 
+  /**
+   * The core forwarded the proposal to `leader` (or holds it, `held`). Its data is kept until it
+   * settles: a refusal from that leader hands it back (see {@link takeRefused}) to be offered again.
+   */
   markForwarded(proposal: PendingProposal<Result>, leader: NodeId, term: number, held = false): void {
     proposal.held = held;
     proposal.stage = "forwarded";
     proposal.forwardedTo = leader;
     proposal.forwardedTerm = term;
-    proposal.data = undefined;
     this.forwarded.add(proposal);
+  }
+
+  /**
+   * The forwarded proposals among `requestIds`, which the leader they reached refused (it no
+   * longer leads): each is back in the "queued" stage, unsettled — the refusal says it was never
+   * appended (the core never refuses a copy it appended), so the caller may offer it to the core
+   * again or fail it as not applied.
+   */
+  takeRefused(requestIds: readonly number[]): PendingProposal<Result>[] {
+    const refused: PendingProposal<Result>[] = [];
+    for (const requestId of requestIds) {
+      const proposal = this.byRequestId.get(requestId);
+      if (proposal === undefined || proposal.stage !== "forwarded") continue;
+      this.forwarded.delete(proposal);
+      proposal.stage = "queued";
+      proposal.held = false;
+      refused.push(proposal);
+    }
+    return refused;
   }
 
   /**
@@ -107,14 +129,6 @@ export class PendingProposals<Result> {
       if (forwarded !== undefined && forwarded.stage === "forwarded" && entry.type === "normal") {
         this.resolve(forwarded, result);
       }
-    }
-  }
-
-  /** The leader refused these forwarded proposals. */
-  rejectForwarded(requestIds: readonly number[], makeError: () => Error): void {
-    for (const requestId of requestIds) {
-      const proposal = this.byRequestId.get(requestId);
-      if (proposal !== undefined && proposal.stage === "forwarded") this.reject(proposal, makeError());
     }
   }
 

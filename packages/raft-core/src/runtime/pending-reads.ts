@@ -38,14 +38,16 @@ export class PendingReads {
   }
 
   /**
-   * The core answered a read: index 0 means leadership could not be confirmed (retryable);
+   * The core answered a read: index 0 means leadership could not be confirmed (retryable), and
+   * the read fails unless `offerAgain` takes it (to hand it to the core again; it stays pending);
    * otherwise the read completes once `appliedIndex` reaches the index. Repeated or unknown
    * answers are ignored.
    */
-  onReadState(state: ReadState, appliedIndex: number): void {
+  onReadState(state: ReadState, appliedIndex: number, offerAgain?: (read: PendingRead) => boolean): void {
     const read = this.byRequestId.get(state.requestId);
     if (read === undefined || read.readIndex !== 0) return;
     if (state.index === 0) {
+      if (offerAgain?.(read) === true) return;
       this.reject(read, new ReadFailedError("leadership could not be confirmed (no leader, or it changed)"));
     } else if (state.index <= appliedIndex) {
       this.resolve(read);

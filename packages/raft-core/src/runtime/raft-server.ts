@@ -891,15 +891,11 @@ export class RaftServer<Result = unknown> {
     if (!this.canTakeReady() || !core.hasReady()) return;
     const ready = core.ready();
     for (const entry of ready.committedEntries) if (entry.type === "config") this.configHandedOutIndex = entry.index;
-    // Refusals first: a forwarded proposal the core refused was certainly not applied (NOT_LEADER),
-    // which says more than the OUTCOME_UNKNOWN a leader change gives the ones that did leave.
-    // A refusal does not depend on this Ready's durability, so it need not wait for the write.
-    for (const rejected of ready.rejectedProposals) {
-      this.proposals.rejectForwarded(
-        rejected.requestIds,
-        () => new NotLeaderError(rejected.leaderHint, "the proposal was not forwarded or the leader refused it"),
-      );
-    }
+    // Refusals first: a forwarded proposal the core refused was certainly not applied, which says
+    // more than the OUTCOME_UNKNOWN a leader change gives the ones that did leave: it is offered
+    // to the core again (with `leaderWaitMs`), else it fails with NOT_LEADER. A refusal does not
+    // depend on this Ready's durability, so it need not wait for the write.
+    for (const rejected of ready.rejectedProposals) this.onRefused(rejected.requestIds, rejected.leaderHint);
     if (ready.softState !== undefined || ready.hardState !== undefined) this.observe(ready);
     for (const message of ready.messages) this.transport.send(message);
     for (const request of ready.snapshotsToSend) this.requestSnapshotSend(core, request.to, request.meta);
@@ -953,7 +949,7 @@ export class RaftServer<Result = unknown> {
   private afterPersist(core: RaftCore, ready: Ready): void {
     for (const message of ready.messagesAfterPersist) this.transport.send(message);
     if (ready.committedEntries.length > 0) this.applyQueue.push(ready.committedEntries);
-    for (const state of ready.readStates) this.reads.onReadState(state, this.stateMachineApplied);
+    for (const state of ready.readStates) this.reads.onReadState(state, this.stateMachineApplied, this.offerReadAgain);
     core.advance(ready);
     this.startApplying();
   }
@@ -1425,6 +1421,37 @@ export class RaftServer<Result = unknown> {
         return;
     }
   }
+
+  /**
+   * The leader a forwarded proposal reached refused it: it no longer leads, so it appended
+   * nothing. Like a call that meets an election here, the proposal is handed to the core again
+   * (to the leader it knows now, or to wait for one) while its `leaderWaitMs` lasts, a few times
+   * at most; otherwise it fails with NOT_LEADER and the leader hint, if any.
+   */
+  private onRefused(requestIds: readonly number[], leaderHint: NodeId): void {
+    const now = this.clock.now();
+    for (const proposal of this.proposals.takeRefused(requestIds)) {
+      if (proposal.data !== undefined && this.proposalsAwaitingLeader.mayOfferAgain(proposal, now)) {
+        this.post({ kind: "propose", proposal });
+      } else {
+        this.proposals.reject(
+          proposal,
+          new NotLeaderError(leaderHint, "the proposal was not forwarded or the leader refused it"),
+        );
+      }
+    }
+  }
+
+  /**
+   * A read whose leadership could not be confirmed (the leader it reached stepped down, or no
+   * leader was known to forward it to) changed nothing: it goes to the core again under the same
+   * rules as a refused proposal. True when it was taken.
+   */
+  private readonly offerReadAgain = (read: PendingRead): boolean => {
+    if (!this.readsAwaitingLeader.mayOfferAgain(read, this.clock.now())) return false;
+    this.post({ kind: "read", read });
+    return true;
+  };
 
   /** A leader is known again: the calls waiting for one go to the core, in arrival order. */
   private releaseLeaderWaits(): void {

@@ -46,9 +46,12 @@ export interface RaftServerOptions<Result = unknown> extends CoreConfig {
   /**
    * How long a `propose` or `read` that reaches this node while it knows no leader (an election
    * is running) waits for one before it fails with NOT_LEADER (a proposal) or READ_FAILED (a
-   * read); the call's own timeout still applies. 0 (the default) refuses such calls at once.
-   * A few election timeouts is a good value for a server whose callers would only retry: they
-   * then reach the new leader as soon as it is known, without a backoff round of their own.
+   * read); the call's own timeout still applies. Within the same time, a call refused by the
+   * leader it was forwarded to because that node just stepped down (a proposal it never appended,
+   * a read whose leadership it could not confirm) is offered to the core again, at most 3 times.
+   * 0 (the default) refuses such calls at once. A few election timeouts is a good value for a
+   * server whose callers would only retry: they then reach the new leader as soon as it is known,
+   * without a backoff round of their own.
    */
   readonly leaderWaitMs?: number;
   /**

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
+import type { Message } from "../../src/core/types.js";
 import { isRaftError } from "../../src/runtime/errors.js";
-import { LeaderWaiters } from "../../src/runtime/leader-waiters.js";
+import { LeaderWaiters, maxOffersAgain } from "../../src/runtime/leader-waiters.js";
 import { RequestCancelledError } from "../../src/runtime/request-cancelled-error.js";
 import { command, createCluster, settle, track } from "./helpers.js";
 
@@ -97,6 +98,89 @@ describe("leaderWaitMs: calls that meet an election wait for its leader", () => 
   });
 });
 
+/**
+ * Makes n1 (the leader) answer n2's next `refusals` forwarded proposals or reads as a node that
+ * just stepped down would: a refusal without a leader hint, and nothing appended. Returns how
+ * many of n2's forwards reached the network.
+ */
+function refuseForwardsFromN2(cluster: Awaited<ReturnType<typeof createCluster>>, refusals: number) {
+  const counts = { props: 0, reads: 0 };
+  let left = refusals;
+  cluster.network.intercept = (message: Message) => {
+    if (message.from !== "n2" || message.to !== "n1") return message;
+    if (message.type === "prop") counts.props++;
+    else if (message.type === "readIndex") counts.reads++;
+    else return message;
+    if (left === 0) return message;
+    left--;
+    const base = { from: "n1", to: "n2", term: message.term, clusterId: message.clusterId } as const;
+    const refusal: Message =
+      message.type === "prop"
+        ? { ...base, type: "propReject", requestIds: message.proposals.map((p) => p.requestId), leaderHint: "" }
+        : { ...base, type: "readIndexResp", requestIds: message.requestIds, index: 0 };
+    cluster.clock.setTimer(1, () => cluster.network.deliverNow(refusal));
+    return undefined;
+  };
+  return counts;
+}
+
+describe("leaderWaitMs: calls refused by a leader that stepped down are offered again", () => {
+  test("a forwarded proposal refused without a hint is forwarded again and applied once", async () => {
+    const cluster = await createCluster(["n1", "n2", "n3"], { overrides: { leaderWaitMs: WAIT_MS } });
+    await cluster.elect("n1");
+    const counts = refuseForwardsFromN2(cluster, 1);
+    const proposal = track(cluster.nodes.n2.server.propose(command("bounced")));
+    expect(await cluster.waitFor(() => proposal.state !== "pending")).toBe(true);
+    expect(proposal.state).toBe("resolved");
+    expect(counts.props).toBe(2);
+    const applied = cluster.nodes.n1.stateMachine.appliedEntries.filter(
+      (e) => e.type === "normal" && e.origin === "n2",
+    );
+    expect(applied).toHaveLength(1);
+    await cluster.stopAll();
+  });
+
+  test("a read refused by its leader is asked again and served", async () => {
+    const cluster = await createCluster(["n1", "n2", "n3"], { overrides: { leaderWaitMs: WAIT_MS } });
+    await cluster.elect("n1");
+    const counts = refuseForwardsFromN2(cluster, 1);
+    const read = track(cluster.nodes.n2.server.read());
+    expect(await cluster.waitFor(() => read.state !== "pending")).toBe(true);
+    expect(read.state).toBe("resolved");
+    expect(counts.reads).toBe(2);
+    await cluster.stopAll();
+  });
+
+  test(`after ${maxOffersAgain} more refusals the call fails (NOT_LEADER, READ_FAILED)`, async () => {
+    const cluster = await createCluster(["n1", "n2", "n3"], { overrides: { leaderWaitMs: WAIT_MS } });
+    await cluster.elect("n1");
+    const counts = refuseForwardsFromN2(cluster, Number.POSITIVE_INFINITY);
+    const proposal = track(cluster.nodes.n2.server.propose(command("refused")));
+    const read = track(cluster.nodes.n2.server.read());
+    expect(await cluster.waitFor(() => proposal.state !== "pending" && read.state !== "pending")).toBe(true);
+    expect(codeOf(proposal.error)).toBe("NOT_LEADER");
+    expect(codeOf(read.error)).toBe("READ_FAILED");
+    expect(counts).toEqual({ props: 1 + maxOffersAgain, reads: 1 + maxOffersAgain });
+    expect(cluster.nodes.n1.stateMachine.appliedEntries.filter((e) => e.origin === "n2")).toHaveLength(0);
+    await cluster.stopAll();
+  });
+
+  test("without leaderWaitMs the first refusal fails the call", async () => {
+    const cluster = await createCluster(["n1", "n2", "n3"]);
+    await cluster.elect("n1");
+    // One refusal for the proposal, one for the read.
+    const counts = refuseForwardsFromN2(cluster, 2);
+    const proposal = track(cluster.nodes.n2.server.propose(command("once")));
+    const read = track(cluster.nodes.n2.server.read());
+    expect(await cluster.waitFor(() => proposal.state !== "pending" && read.state !== "pending")).toBe(true);
+    expect(codeOf(proposal.error)).toBe("NOT_LEADER");
+    expect(proposal.error).toMatchObject({ leaderHint: "" });
+    expect(codeOf(read.error)).toBe("READ_FAILED");
+    expect(counts).toEqual({ props: 1, reads: 1 });
+    await cluster.stopAll();
+  });
+});
+
 describe("LeaderWaiters", () => {
   const call = () => ({ settled: false });
 
@@ -116,6 +200,18 @@ describe("LeaderWaiters", () => {
     expect(waiters.takeExpired(100)).toEqual([first]);
     // Its time is up: it is not parked again.
     expect(waiters.park(first, 120)).toBe(false);
+  });
+
+  test(`offers a call again at most ${maxOffersAgain} times, and never past its deadline`, () => {
+    const waiters = new LeaderWaiters(100);
+    const bounced = call();
+    for (let i = 0; i < maxOffersAgain; i++) expect(waiters.mayOfferAgain(bounced, 10)).toBe(true);
+    expect(waiters.mayOfferAgain(bounced, 10)).toBe(false);
+    const late = call();
+    expect(waiters.park(late, 0)).toBe(true);
+    expect(waiters.mayOfferAgain(late, 99)).toBe(true);
+    expect(waiters.mayOfferAgain(late, 100)).toBe(false);
+    expect(new LeaderWaiters(0).mayOfferAgain(call(), 0)).toBe(false);
   });
 
   test("drops settled calls instead of releasing or expiring them", () => {

@@ -25,8 +25,10 @@ describe("leaderWaitMs in the simulator: operations that meet an election wait f
     }
     // Crashes and partitions make elections; without waiting, the calls that meet one fail at
     // once (NOT_LEADER without a hint, READ_FAILED), with it most of them complete instead.
+    // Seeds 1-6 give 2,160 failed without waiting, 753 when only calls meeting an election
+    // wait, and 639 when calls refused by a leader that just stepped down are offered again too.
     expect(failedWithout).toBeGreaterThan(0);
-    expect(failedWith).toBeLessThan(failedWithout / 2);
+    expect(failedWith).toBeLessThan(failedWithout / 3);
     expect(okWith).toBeGreaterThan(okWithout);
   }, 120_000);
 
