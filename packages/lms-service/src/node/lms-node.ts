@@ -38,9 +38,10 @@ export const peerKeepIntervalMs = 1_000;
 /** How often the node checks whether Raft stopped by itself (a storage failure). */
 export const fatalCheckIntervalMs = 1_000;
 /**
- * How long a write or read that meets an election waits in Raft for the new leader (raft-core's
- * `leaderWaitMs`). Elections here take a few hundred milliseconds; refusing at once would send
- * every client into backoff and let it find the new leader only at its next attempt.
+ * How long a write or read that meets an election, or a leader that just stepped down, waits in
+ * Raft for the new leader (raft-core's `leaderWaitMs`). Elections here take a few hundred
+ * milliseconds; refusing at once would send every client into backoff and let it find the new
+ * leader only at its next attempt.
  */
 export const raftLeaderWaitMs = 1_000;
 

@@ -17,7 +17,6 @@ import type { OkValues } from "../domain/results.js";
 import { ReadConsistency } from "../gen/lms.js";
 import { invalidArgument, LmsCallError } from "./call-error.js";
 import { rejectionError, toServiceError } from "./error-mapping.js";
-import { withLeader } from "./leader-wait.js";
 import { ReadBarrierBatcher } from "./read-barrier-batcher.js";
 import type { LmsServiceContext } from "./service-context.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
@@ -144,8 +143,9 @@ export function stamp(context: LmsServiceContext, actor: Actor | null, idempoten
 
 /**
  * Encodes and proposes `command` through Raft (forwarded to the leader when this node follows;
- * during an election it waits for the new leader, see leader-wait.ts) and returns what the state
- * machine accepted; a refusal becomes the matching gRPC status.
+ * during an election, or when the leader it reached just stepped down, Raft holds it for the new
+ * leader: raft-core's `leaderWaitMs`, lms-node.ts) and returns what the state machine accepted; a
+ * refusal becomes the matching gRPC status.
  */
 export async function propose<K extends LmsCommandKind>(
   context: LmsServiceContext,
@@ -153,9 +153,7 @@ export async function propose<K extends LmsCommandKind>(
   conflictCode: status = status.FAILED_PRECONDITION,
 ): Promise<OkValues[K]> {
   const bytes = encodeCommand(command);
-  const result = await withLeader(context.raft, Date.now() + proposeTimeoutMs, (timeoutMs) =>
-    context.raft.propose(bytes, { timeoutMs }),
-  );
+  const result = await context.raft.propose(bytes, { timeoutMs: proposeTimeoutMs });
   if (result === undefined) throw new Error(`the state machine returned no result for a ${command.kind} command`);
   if (result.status !== "ok") throw rejectionError(result, conflictCode);
   if (result.kind !== command.kind) {
@@ -180,8 +178,7 @@ export async function readBarrier(context: LmsServiceContext, consistency: ReadC
     batcher = new ReadBarrierBatcher(() => raft.read({ timeoutMs: readTimeoutMs }));
     readBatchers.set(context, batcher);
   }
-  const shared = batcher;
-  await withLeader(context.raft, Date.now() + readTimeoutMs, () => shared.barrier());
+  await batcher.barrier();
 }
 
 /** The value of a query, or its rejection as a gRPC status. */
