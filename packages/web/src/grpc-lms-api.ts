@@ -2,8 +2,8 @@ import { status } from "@grpc/grpc-js";
 import { LmsClient, type RetryEvent } from "@lectern/lms-service";
 import { clusterUnavailableMessage, mapErrors, toApiError } from "./grpc/api-errors.js";
 import { mergeClusterStatus, type NodeAnswer, unaskedMemberAddresses } from "./grpc/cluster-view.js";
+import { coursePageFromLists } from "./grpc/course-page-from-lists.js";
 import { derivedIdempotencyKey } from "./grpc/idempotency.js";
-import { needsGradingOf } from "./grpc/needs-grading.js";
 import { type NodeAddress, parseNodeAddresses } from "./grpc/node-addresses.js";
 import { collectPages } from "./grpc/paging.js";
 import {
@@ -17,6 +17,7 @@ import {
   gradeFromProto,
   joinCodeFromProto,
   materialFromProto,
+  needsGradingFromProto,
   questionFromProto,
   questionStatusToProto,
   required,
@@ -60,8 +61,6 @@ export const defaultWebCallTimeoutMs = 5_000;
 export const defaultStreamTimeoutMs = 120_000;
 /** How long the cluster page and the health check wait for one node. */
 export const defaultStatusTimeoutMs = 1_000;
-/** Courses whose lists are fetched at once while computing the needs-grading queue. */
-export const needsGradingParallelCourses = 8;
 /** Deadline of a leadership transfer (the service waits up to 10 s for the target to take over). */
 export const transferLeadershipTimeoutMs = 15_000;
 /** Times a leadership transfer looks the leader up again after asking a node that no longer leads. */
@@ -236,10 +235,21 @@ class GrpcLmsApiClient implements GrpcLmsApi {
     });
   }
 
+  /**
+   * One GetCoursePage call; for a course whose page is too large for one message (the node answers
+   * RESOURCE_EXHAUSTED) the same page is built from the paged list RPCs instead, each under its
+   * own read barrier (course-page-from-lists.ts says why that is acceptable).
+   */
   getCoursePage(token: string, input: { courseId: string }): Promise<CoursePage> {
-    return mapErrors(async () =>
-      coursePageFromProto(await this.as(token).courses.getCoursePage({ courseId: input.courseId })),
-    );
+    const client = this.as(token);
+    return mapErrors(async () => {
+      try {
+        return coursePageFromProto(await client.courses.getCoursePage({ courseId: input.courseId }));
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== status.RESOURCE_EXHAUSTED) throw error;
+      }
+      return coursePageFromProto(await coursePageFromLists(client, input.courseId));
+    });
   }
 
   getDashboard(token: string): Promise<DashboardData> {
@@ -515,34 +525,34 @@ class GrpcLmsApiClient implements GrpcLmsApi {
   }
 
   /**
-   * lms.proto has no needs-grading RPC: for each course (the one asked for, else the given courses,
-   * else every course the caller owns) this lists assignments, latest attempts and grades, a few
-   * courses at a time.
+   * One ListNeedsGrading call (the service applies the needs-grading rule under one read barrier);
+   * course titles come from `courses` when the caller passes them, else from GetCourse for one
+   * course or ListCourses for all, fetched alongside. With `courses`, the queue is that of those
+   * courses only, as the fake's.
    */
-  async listNeedsGrading(
+  listNeedsGrading(
     token: string,
     input: { courseId?: string; courses?: readonly Course[] },
   ): Promise<NeedsGradingItem[]> {
-    const courses =
-      input.courseId !== undefined && input.courseId !== ""
-        ? [(await this.getCourse(token, { courseId: input.courseId })).course]
-        : (input.courses ?? (await this.listCourses(token)));
-    const items: NeedsGradingItem[] = [];
-    for (let start = 0; start < courses.length; start += needsGradingParallelCourses) {
-      const batch = courses.slice(start, start + needsGradingParallelCourses);
-      const perCourse = await Promise.all(
-        batch.map(async (course) => {
-          const [assignments, latestSubmissions, grades] = await Promise.all([
-            this.listAssignments(token, { courseId: course.id }),
-            this.listSubmissions(token, { courseId: course.id }),
-            this.listGrades(token, { courseId: course.id }),
-          ]);
-          return needsGradingOf({ course, assignments, latestSubmissions, grades });
-        }),
-      );
-      items.push(...perCourse.flat());
-    }
-    return items;
+    const courseId = input.courseId ?? "";
+    const knownCourses = async (): Promise<readonly Course[]> => {
+      if (input.courses !== undefined) return input.courses;
+      if (courseId !== "") return [(await this.getCourse(token, { courseId })).course];
+      return this.listCourses(token);
+    };
+    return mapErrors(async () => {
+      // Both at once; the queue's own refusal, if any, is the one reported.
+      const [queue, known] = await Promise.allSettled([
+        this.as(token).assignments.listNeedsGrading({ courseId }),
+        knownCourses(),
+      ]);
+      if (queue.status === "rejected") throw queue.reason;
+      if (known.status === "rejected") throw known.reason;
+      const items = needsGradingFromProto(queue.value.items, known.value);
+      if (input.courses === undefined) return items;
+      const given = new Set(input.courses.map((course) => course.id));
+      return items.filter((item) => given.has(item.courseId));
+    });
   }
 
   exportGradesCsv(token: string, input: { courseId: string }): Promise<CsvExport> {

@@ -404,7 +404,7 @@ export interface LmsApi {
   /**
    * Instructor: assignments with ungraded latest attempts, in their courses (or one course). A
    * caller that has just listed the instructor's courses passes them as `courses` so they are not
-   * read again.
+   * read again (for the titles); the queue is then that of those courses only.
    */
   listNeedsGrading(
     token: string,

@@ -2,9 +2,12 @@ import { createHash, randomUUID } from "node:crypto";
 import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { maxDashboardCourses as serviceMaxDashboardCourses } from "@lectern/lms-service";
+import { status } from "@grpc/grpc-js";
+import { LmsClient, maxDashboardCourses as serviceMaxDashboardCourses } from "@lectern/lms-service";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { coursePageFromLists } from "../src/grpc/course-page-from-lists.js";
 import { LocalCluster } from "../src/grpc/local-cluster.js";
+import { coursePageFromProto } from "../src/grpc/proto-mapping.js";
 import { createGrpcLmsApi, type GrpcLmsApi } from "../src/grpc-lms-api.js";
 import { type ApiError, isApiError, type LmsApi, maxDashboardCourses, type SpooledFile } from "../src/lms-api.js";
 import { FakeLmsApi, fakeMaxFileBytes } from "../src/testing/fake-lms-api.js";
@@ -25,6 +28,12 @@ interface ContractWorld {
 }
 
 const adminPassword = "admin-password-1234";
+/** Notes of the longest text allowed that take a course page past one 4 MiB message (4.3 MB). */
+const oversizedNoteCount = 430;
+const longestNoteText = "n".repeat(10_000);
+/** Notes posted at once while building that course. */
+const notePostingConcurrency = 8;
+
 /** Smaller than the default so the over-limit upload stays cheap. */
 const clusterMaxFileBytes = 2 * 1024 * 1024;
 
@@ -140,6 +149,22 @@ async function classroom(world: ContractWorld) {
   return { names, teacher, alice, bob, aliceUser, bobUser, course, code, assignment };
 }
 
+/** What GetCoursePage answers `token`, as the single list reads each of its fields names answer it. */
+async function pageBySingleReads(api: LmsApi, token: string, courseId: string, owner: boolean) {
+  return {
+    detail: await api.getCourse(token, { courseId }),
+    viewerRole: owner ? "instructor" : "student",
+    assignments: await api.listAssignments(token, { courseId }),
+    materials: await api.listMaterials(token, { courseId }),
+    questions: await api.listQuestions(token, { courseId }),
+    feedback: await api.listFeedback(token, { courseId }),
+    mySubmissions: owner ? [] : await api.listSubmissions(token, { courseId }),
+    myGrades: owner ? [] : await api.listGrades(token, { courseId }),
+    joinCodes: owner ? await api.listJoinCodes(token, { courseId }) : [],
+    students: owner ? await api.listStudents(token, { courseId }) : [],
+  };
+}
+
 /** The journeys, for any world. */
 function contract(worldOf: () => ContractWorld): void {
   test("accounts: register, log in, who am I, taken names, wrong passwords, log out revokes the token", async () => {
@@ -240,6 +265,10 @@ function contract(worldOf: () => ContractWorld): void {
     await expectHidden(api.getCourse(other, { courseId: course.id }));
     await expectHidden(api.exportGradesCsv(other, { courseId: course.id }));
     expect(await api.listNeedsGrading(other, {})).toEqual([]);
+    await expectHidden(api.listNeedsGrading(other, { courseId: course.id }));
+    // A student has no grading queue, of their own course or at all.
+    await expectCode(api.listNeedsGrading(alice, { courseId: course.id }), "PERMISSION_DENIED");
+    await expectCode(api.listNeedsGrading(alice, {}), "PERMISSION_DENIED");
     await expectCode(
       api.createAssignment(alice, {
         courseId: course.id,
@@ -261,7 +290,7 @@ function contract(worldOf: () => ContractWorld): void {
   test("grading: the needs-grading queue, hidden grades until release, history, resubmission", async () => {
     const world = worldOf();
     const { api } = world;
-    const { teacher, alice, course, assignment, aliceUser } = await classroom(world);
+    const { teacher, alice, course, assignment, aliceUser, names } = await classroom(world);
     expect(await api.listNeedsGrading(teacher, {})).toEqual([]);
     const first = await submitWork(api, alice, assignment.id, "v1");
     expect(first).toMatchObject({ attempt: 1, late: false, studentId: aliceUser.id, courseId: course.id });
@@ -335,6 +364,31 @@ function contract(worldOf: () => ContractWorld): void {
     expect(await api.listGrades(alice, { courseId: course.id })).toHaveLength(1);
     await api.setGradesReleased(teacher, { assignmentId: assignment.id, released: false, idempotencyKey: key() });
     expect(await api.listGrades(alice, { courseId: course.id })).toEqual([]);
+
+    // A second course with work waiting: without a course, both queues in ListCourses' order.
+    const consensus = await api.createCourse(teacher, { title: "Consensus", description: "", idempotencyKey: key() });
+    await api.enrolStudent(teacher, { courseId: consensus.id, username: names.alice, idempotencyKey: key() });
+    const paxos = await api.createAssignment(teacher, {
+      courseId: consensus.id,
+      title: "Paxos",
+      description: "",
+      dueAtMs: 0,
+      maxPoints: 5,
+      idempotencyKey: key(),
+    });
+    await submitWork(api, alice, paxos.id, "paxos");
+    const everyQueue = await api.listNeedsGrading(teacher, {});
+    expect(everyQueue.map((item) => item.courseId)).toEqual((await api.listCourses(teacher)).map((c) => c.id));
+    expect(everyQueue.map((item) => [item.courseTitle, item.assignmentTitle, item.ungradedCount])).toEqual(
+      expect.arrayContaining([
+        ["Distributed systems", "Raft", 1],
+        ["Consensus", "Paxos", 1],
+      ]),
+    );
+    const secondQueue = await api.listNeedsGrading(teacher, { courseId: consensus.id });
+    expect(secondQueue).toEqual(everyQueue.filter((item) => item.courseId === consensus.id));
+    expect(secondQueue).toHaveLength(1);
+    expect(await api.listNeedsGrading(teacher, { courses: [consensus] })).toEqual(secondQueue);
   });
 
   test("pages: GetCoursePage and GetDashboard answer what the single reads answer, per viewer", async () => {
@@ -365,18 +419,7 @@ function contract(worldOf: () => ContractWorld): void {
     });
     await submitWork(api, bob, assignment.id, "bob v1");
 
-    const bySingleReads = async (token: string, owner: boolean) => ({
-      detail: await api.getCourse(token, { courseId }),
-      viewerRole: owner ? "instructor" : "student",
-      assignments: await api.listAssignments(token, { courseId }),
-      materials: await api.listMaterials(token, { courseId }),
-      questions: await api.listQuestions(token, { courseId }),
-      feedback: await api.listFeedback(token, { courseId }),
-      mySubmissions: owner ? [] : await api.listSubmissions(token, { courseId }),
-      myGrades: owner ? [] : await api.listGrades(token, { courseId }),
-      joinCodes: owner ? await api.listJoinCodes(token, { courseId }) : [],
-      students: owner ? await api.listStudents(token, { courseId }) : [],
-    });
+    const bySingleReads = (token: string, owner: boolean) => pageBySingleReads(api, token, courseId, owner);
     const alicePage = await api.getCoursePage(alice, { courseId });
     expect(alicePage).toEqual(await bySingleReads(alice, false));
     expect(alicePage.questions.map((question) => question.text)).toEqual(["alice asks"]);
@@ -635,6 +678,63 @@ describe("LmsApi contract: createGrpcLmsApi over a real 3-node cluster", { timeo
   });
 
   contract(() => world);
+
+  // The fake has no message limit, so only a real cluster can refuse a page for its size.
+  test("a course page too large for one message still loads, every note included, from the paged lists", async () => {
+    const { teacher, alice, course, assignment, aliceUser } = await classroom(world);
+    const courseId = course.id;
+    await api.postMaterial(teacher, { courseId, title: "Slides", description: "", idempotencyKey: key() });
+    await api.askQuestion(alice, { courseId, text: "alice asks", idempotencyKey: key() });
+    await submitWork(api, alice, assignment.id, "alice v1");
+    await api.gradeSubmission(teacher, {
+      assignmentId: assignment.id,
+      studentId: aliceUser.id,
+      points: 7,
+      feedback: "",
+      idempotencyKey: key(),
+    });
+    await api.setGradesReleased(teacher, { assignmentId: assignment.id, released: true, idempotencyKey: key() });
+    const client = new LmsClient({ addresses: cluster.addresses });
+    try {
+      // While it is small, the paged rebuild is exactly GetCoursePage's answer, for either view.
+      for (const token of [teacher, alice]) {
+        const rebuilt = coursePageFromProto(await coursePageFromLists(client.withToken(token), courseId));
+        expect(rebuilt).toEqual(await api.getCoursePage(token, { courseId }));
+      }
+
+      let posted = 0;
+      const postNotes = async () => {
+        while (posted < oversizedNoteCount) {
+          posted++;
+          await api.postFeedback(teacher, { courseId, text: longestNoteText, idempotencyKey: key() });
+        }
+      };
+      await Promise.all(Array.from({ length: notePostingConcurrency }, postNotes));
+      // The one-call page is refused now...
+      const refused = await client
+        .withToken(teacher)
+        .courses.getCoursePage({ courseId })
+        .then(
+          () => undefined,
+          (error: unknown) => error as { code?: number; details?: string },
+        );
+      expect(refused?.code).toBe(status.RESOURCE_EXHAUSTED);
+      expect(refused?.details).toMatch(/paged list RPCs/);
+    } finally {
+      client.close();
+    }
+    // ...yet the page loads for the owner and for a student, whole: course-wide notes reach both.
+    const teacherPage = await api.getCoursePage(teacher, { courseId });
+    expect(teacherPage.feedback).toHaveLength(oversizedNoteCount);
+    expect(teacherPage.feedback.every((note) => note.text === longestNoteText)).toBe(true);
+    expect(teacherPage).toEqual(await pageBySingleReads(api, teacher, courseId, true));
+    const alicePage = await api.getCoursePage(alice, { courseId });
+    expect(alicePage.feedback).toHaveLength(oversizedNoteCount);
+    expect(alicePage).toEqual(await pageBySingleReads(api, alice, courseId, false));
+    expect(alicePage).toMatchObject({ viewerRole: "student", joinCodes: [], students: [] });
+    expect(alicePage.mySubmissions.map((submission) => submission.text)).toEqual(["alice v1"]);
+    expect(alicePage.myGrades).toMatchObject([{ points: 7, released: true }]);
+  }, 60_000);
 
   test("the leader crashes mid-journey: writes and reads carry on, the cluster view shows the change", async () => {
     const { adminToken } = world;

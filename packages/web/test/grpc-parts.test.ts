@@ -4,10 +4,10 @@ import { describe, expect, test } from "vitest";
 import { clusterUnavailableMessage, toApiError } from "../src/grpc/api-errors.js";
 import { mergeClusterStatus, type NodeAnswer, unaskedMemberAddresses } from "../src/grpc/cluster-view.js";
 import { derivedIdempotencyKey } from "../src/grpc/idempotency.js";
-import { needsGradingOf } from "../src/grpc/needs-grading.js";
 import { nodeAddressesFromEnv, parseNodeAddresses } from "../src/grpc/node-addresses.js";
-import { collectPages, maxListPages } from "../src/grpc/paging.js";
-import { ApiError, type Submission } from "../src/lms-api.js";
+import { collectPages, listPageSize, maxListPages } from "../src/grpc/paging.js";
+import { needsGradingFromProto } from "../src/grpc/proto-mapping.js";
+import { ApiError } from "../src/lms-api.js";
 
 /** A grpc-js style failure with optional trailers. */
 function grpcError(code: number, details: string, trailers: Record<string, string> = {}) {
@@ -97,6 +97,39 @@ describe("collectPages", () => {
     });
     expect(items).toEqual([0, 1, 2]);
     expect(tokens).toEqual(["", "1", "2"]);
+  });
+
+  test("asks again at half the page size while a page is too large for one message, then keeps that size", async () => {
+    const items = Array.from({ length: 300 }, (_, i) => i);
+    // A server whose message limit holds 100 items: larger pages fail as grpc-js fails them.
+    const sizes: number[] = [];
+    const listed = await collectPages(async ({ pageSize, pageToken }) => {
+      sizes.push(pageSize);
+      if (pageSize > 100) throw grpcError(status.RESOURCE_EXHAUSTED, "Received message larger than max");
+      const offset = pageToken === "" ? 0 : Number(pageToken);
+      const next = offset + pageSize;
+      return { items: items.slice(offset, next), nextPageToken: next < items.length ? String(next) : "" };
+    });
+    expect(listed).toEqual(items);
+    expect(sizes).toEqual([listPageSize, 250, 125, 63, 63, 63, 63, 63]);
+  });
+
+  test("gives up halving at one item, and never retries another failure", async () => {
+    const sizes: number[] = [];
+    const tooLarge = collectPages(async ({ pageSize }) => {
+      sizes.push(pageSize);
+      throw grpcError(status.RESOURCE_EXHAUSTED, "Received message larger than max");
+    });
+    await expect(tooLarge).rejects.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+    expect(sizes.at(-1)).toBe(1);
+    expect(sizes.length).toBeLessThanOrEqual(Math.ceil(Math.log2(listPageSize)) + 1);
+    let calls = 0;
+    const denied = collectPages(async () => {
+      calls++;
+      throw grpcError(status.PERMISSION_DENIED, "no");
+    });
+    await expect(denied).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    expect(calls).toBe(1);
   });
 
   test("stops at a repeated token and at the page bound", async () => {
@@ -221,76 +254,48 @@ describe("mergeClusterStatus", () => {
   });
 });
 
-test("needs grading: latest attempts without a grade, or graded before they were made, with late counts", () => {
+test("needs grading: the service's counts, each with its course's title from the courses given", () => {
   const course = { id: "c1", title: "C", description: "", instructorId: "t", createdAtMs: 0, studentCount: 3 };
-  const assignment = (id: string) => ({
+  const assignment = (id: string, courseId: string): lmsProto.Assignment => ({
     id,
-    courseId: "c1",
-    title: id,
+    courseId,
+    title: `title of ${id}`,
     description: "",
-    dueAtMs: 0,
+    dueAtMs: 42,
     maxPoints: 10,
     createdAtMs: 0,
     gradesReleasedAtMs: 0,
   });
-  const submission = (
-    assignmentId: string,
-    studentId: string,
-    attempt: number,
-    at: number,
-    late = false,
-  ): Submission => ({
-    id: `${assignmentId}-${studentId}-${attempt}`,
-    assignmentId,
-    courseId: "c1",
-    studentId,
-    attempt,
-    text: "",
-    files: [],
-    submittedAtMs: at,
-    late,
-  });
-  /** A grade of `attempt` (0: graded without a submission), given at `at`. */
-  const grade = (assignmentId: string, studentId: string, attempt: number, at: number) => ({
-    assignmentId,
-    courseId: "c1",
-    studentId,
-    submissionId: attempt === 0 ? "" : `${assignmentId}-${studentId}-${attempt}`,
-    points: 1,
-    feedback: "",
-    gradedBy: "t",
-    gradedAtMs: at,
-    released: false,
-  });
-  const items = needsGradingOf({
-    course,
-    assignments: [assignment("a1"), assignment("a2")],
-    latestSubmissions: [
-      submission("a1", "s1", 1, 100, true), // ungraded, late
-      submission("a1", "s2", 2, 300), // its attempt 1 was graded: attempt 2 needs grading
-      submission("a1", "s3", 1, 100), // this attempt graded
-      // Attempt 1 graded in the very millisecond attempt 2 came in: attempt 2 still needs grading.
-      submission("a1", "s4", 2, 300, true),
-      submission("a2", "s1", 1, 100), // graded
+  const items = needsGradingFromProto(
+    [
+      { assignment: assignment("a1", "c1"), ungradedCount: 3, lateCount: 2 },
+      // A course the caller's list did not have (created since): no title rather than a failure.
+      { assignment: assignment("a2", "c2"), ungradedCount: 1, lateCount: 0 },
     ],
-    grades: [
-      grade("a1", "s2", 1, 200),
-      grade("a1", "s3", 1, 150),
-      grade("a1", "s4", 1, 300),
-      grade("a2", "s1", 1, 150),
-    ],
-  });
+    [course],
+  );
   expect(items).toEqual([
     {
       courseId: "c1",
       courseTitle: "C",
       assignmentId: "a1",
-      assignmentTitle: "a1",
-      dueAtMs: 0,
+      assignmentTitle: "title of a1",
+      dueAtMs: 42,
       ungradedCount: 3,
       lateCount: 2,
     },
+    {
+      courseId: "c2",
+      courseTitle: "",
+      assignmentId: "a2",
+      assignmentTitle: "title of a2",
+      dueAtMs: 42,
+      ungradedCount: 1,
+      lateCount: 0,
+    },
   ]);
+  const missing = { assignment: undefined, ungradedCount: 1, lateCount: 0 };
+  expect(() => needsGradingFromProto([missing], [course])).toThrow(/an assignment/);
 });
 
 test("main builds the gRPC API from PEERS when LMS_NODES is unset, and closes it", async () => {

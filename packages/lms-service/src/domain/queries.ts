@@ -464,6 +464,47 @@ async function ungradedByAssignment(
   return queue;
 }
 
+/**
+ * The grading queue by assignment (lms.proto ListNeedsGrading): with `courseId` that course, which
+ * the actor must own (refused as {@link listStudents} refuses); without, every course the actor
+ * owns, in {@link listMyCourses} order (an admin's own courses only; a student is refused). The
+ * counts are the dashboard's: one rule, {@link needsGrading}'s.
+ */
+export async function listNeedsGrading(
+  reader: LmsReader,
+  actor: Actor,
+  courseId?: string,
+): Promise<QueryResult<AssignmentGradingCount[]>> {
+  const user = await storedActor(reader, actor);
+  if (isRejection(user)) return user;
+  if (courseId !== undefined) {
+    const course = await ownedCourse(reader, user, courseId);
+    if (isRejection(course)) return course;
+    return ok(await gradingCounts(reader, [course]));
+  }
+  if (user.role === "student") return forbidden("a student has no grading queue: only a course's instructor grades");
+  const owned = (await coursesOf(reader, user))
+    .map((summary) => summary.course)
+    .filter((course) => course.ownerId === user.userId);
+  return ok(await gradingCounts(reader, owned));
+}
+
+/**
+ * Course by course, each assignment (in course order) with latest attempts that wait for a grade,
+ * and how many of those are late; assignments with none are left out. The caller has checked that
+ * the actor owns every course.
+ */
+async function gradingCounts(reader: LmsReader, courses: readonly CourseRecord[]): Promise<AssignmentGradingCount[]> {
+  const counts: AssignmentGradingCount[] = [];
+  for (const course of courses) {
+    for (const { assignment, items } of await ungradedByAssignment(reader, course.courseId)) {
+      if (items.length === 0) continue;
+      counts.push({ assignment, ungraded: items.length, late: items.filter((item) => item.late).length });
+    }
+  }
+  return counts;
+}
+
 /** Questions of a course: the owner sees all, a student their own. */
 export async function listQuestions(
   reader: LmsReader,
@@ -507,13 +548,10 @@ export async function getDashboard(reader: LmsReader, actor: Actor): Promise<Que
   }
   if (user.role !== "instructor") return ok(dashboard);
   const owns = (summary: CourseSummary) => summary.course.ownerId === user.userId;
-  const needsGrading: AssignmentGradingCount[] = [];
-  for (const { course } of courses.filter(owns)) {
-    for (const { assignment, items } of await ungradedByAssignment(reader, course.courseId)) {
-      if (items.length === 0) continue;
-      needsGrading.push({ assignment, ungraded: items.length, late: items.filter((item) => item.late).length });
-    }
-  }
+  const needsGrading = await gradingCounts(
+    reader,
+    courses.filter(owns).map((summary) => summary.course),
+  );
   const pendingQuestions = [];
   for (const { course } of inspected.filter(owns)) {
     const questions = await visibleQuestions(reader, user, course);

@@ -10,6 +10,7 @@ import {
   getCourseSummary,
   getGradeHistory,
   listGrades,
+  listNeedsGrading,
   listSubmissions,
   type SubmissionView,
 } from "../domain/queries.js";
@@ -31,7 +32,7 @@ import {
   unary,
 } from "./call-helpers.js";
 import { rejectionError } from "./error-mapping.js";
-import { dueAtToDomain, toAssignment, toGrade, toGradeChange, toSubmission } from "./proto-mapping.js";
+import { dueAtToDomain, toAssignment, toGrade, toGradeChange, toGradingCount, toSubmission } from "./proto-mapping.js";
 import type { LmsServiceContext } from "./service-context.js";
 
 /** Bytes of CSV per streamed chunk. */
@@ -267,6 +268,15 @@ export function assignmentService(context: LmsServiceContext): AssignmentService
         };
         call.write(chunk);
       }
+    }),
+
+    // One read barrier for every course's queue; the counts are GetDashboard's (one domain rule).
+    listNeedsGrading: unary(context, async (request, call) => {
+      const caller = await authenticate(context, call.metadata);
+      const courseId = optionalId("course_id", request.courseId);
+      await readBarrier(context, request.consistency);
+      const counts = queried(await listNeedsGrading(context.store, caller.actor, courseId));
+      return { items: counts.map(toGradingCount) };
     }),
   };
 }

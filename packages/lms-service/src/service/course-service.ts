@@ -16,7 +16,7 @@ import {
   stamp,
   unary,
 } from "./call-helpers.js";
-import { coursePageFor, dashboardFor } from "./page-reads.js";
+import { checkedCoursePageSize, coursePageFor, dashboardFor } from "./page-reads.js";
 import { loadUser, toCourse, toJoinCode } from "./proto-mapping.js";
 import type { LmsServiceContext } from "./service-context.js";
 
@@ -177,12 +177,13 @@ export function courseService(context: LmsServiceContext): CourseServiceServer {
       return {};
     }),
 
-    // One read barrier for the whole page: the reason these two RPCs exist (page-reads.ts).
+    // One read barrier for the whole page: the reason these two RPCs exist (page-reads.ts). A page
+    // too large for one message is refused here, before grpc-js would send it for the client to drop.
     getCoursePage: unary(context, async (request, call) => {
       const caller = await authenticate(context, call.metadata);
       const courseId = requiredId("course_id", request.courseId);
       await readBarrier(context, request.consistency);
-      return coursePageFor(context, caller, courseId);
+      return checkedCoursePageSize(await coursePageFor(context, caller, courseId));
     }),
 
     getDashboard: unary(context, async (request, call) => {

@@ -1,3 +1,4 @@
+import { status } from "@grpc/grpc-js";
 import {
   getCoursePage,
   getDashboard,
@@ -7,8 +8,10 @@ import {
   listSubmissions,
   type SubmissionView,
 } from "../domain/queries.js";
-import type { GetCoursePageResponse, GetDashboardResponse } from "../gen/lms.js";
+import { GetCoursePageResponse, type GetDashboardResponse } from "../gen/lms.js";
+import { clientMaxMessageBytes } from "../transport/limits.js";
 import { latestAttempts } from "./assignment-service.js";
+import { LmsCallError } from "./call-error.js";
 import { type Caller, queried } from "./call-helpers.js";
 import {
   loadUser,
@@ -16,6 +19,7 @@ import {
   toCourse,
   toFeedbackNote,
   toGrade,
+  toGradingCount,
   toJoinCode,
   toMaterial,
   toProtoRole,
@@ -31,6 +35,38 @@ import type { LmsServiceContext } from "./service-context.js";
  * visibility rules, such as grades hidden until released, are theirs), after the one read barrier
  * the handler waited for. Each part answers as its list RPC would, unpaged.
  */
+
+/**
+ * Room kept under the client message limit for what gRPC adds around a message (its 5-byte length
+ * prefix) and for any difference between this encoder's count and the receiver's; far more than
+ * either needs, far less than any list item a page could drop.
+ */
+export const framingMarginBytes = 1024;
+
+/**
+ * Largest encoded GetCoursePage answer a node sends. Above it the client's receive limit
+ * (`clientMaxMessageBytes`) would fail the call anyway, after the node had sent the whole page;
+ * refusing first says why and what to do instead.
+ */
+export const coursePageMaxBytes = clientMaxMessageBytes - framingMarginBytes;
+
+/**
+ * `page` when its encoding fits in one client message ({@link coursePageMaxBytes}), else
+ * RESOURCE_EXHAUSTED telling the caller to read the course with the paged list RPCs. Measuring
+ * encodes the page once more; a course page is small in the common case, so that is cheap next to
+ * the store reads that built it.
+ */
+export function checkedCoursePageSize(page: GetCoursePageResponse): GetCoursePageResponse {
+  const bytes = GetCoursePageResponse.encode(page).finish().byteLength;
+  if (bytes <= coursePageMaxBytes) return page;
+  throw new LmsCallError(
+    status.RESOURCE_EXHAUSTED,
+    `this course's page is ${bytes} bytes, more than one client API message may carry (${coursePageMaxBytes}): ` +
+      "read the course with the paged list RPCs instead (GetCourse, ListAssignments, ListMaterials, ListQuestions, " +
+      "ListFeedback, and ListSubmissions with course_id and ListGrades for a student, ListJoinCodes and ListStudents " +
+      "for the owner)",
+  );
+}
 
 /**
  * GetCoursePage for `caller`: refused exactly as ListAssignments (the first read inside a course)
@@ -87,11 +123,7 @@ export async function dashboardFor(context: LmsServiceContext, caller: Caller): 
   return {
     courses,
     unsubmittedAssignments: dashboard.unsubmitted.map(toAssignment),
-    needsGrading: dashboard.needsGrading.map((entry) => ({
-      assignment: toAssignment(entry.assignment),
-      ungradedCount: entry.ungraded,
-      lateCount: entry.late,
-    })),
+    needsGrading: dashboard.needsGrading.map(toGradingCount),
     pendingQuestions: dashboard.pendingQuestions.map((entry) => ({
       courseId: entry.courseId,
       pendingCount: entry.pending,

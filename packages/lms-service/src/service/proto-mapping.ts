@@ -1,7 +1,7 @@
 import type { Role as DomainRole } from "../domain/commands.js";
 import { prefix } from "../domain/keys.js";
 import { maxTimestampMs } from "../domain/limits.js";
-import type { PublicUser } from "../domain/queries.js";
+import type { AssignmentGradingCount as DomainGradingCount, PublicUser } from "../domain/queries.js";
 import type {
   AssignmentRecord,
   AttachedFile,
@@ -18,6 +18,7 @@ import type {
 } from "../domain/records.js";
 import {
   type Assignment,
+  type AssignmentGradingCount,
   type Course,
   type FeedbackNote,
   type FileRef,
@@ -107,6 +108,11 @@ export function toAssignment(assignment: AssignmentRecord): Assignment {
     createdAtMs: assignment.createdAt,
     gradesReleasedAtMs: assignment.gradesReleasedAt ?? 0,
   };
+}
+
+/** One assignment's needs-grading counts (GetDashboard's `needs_grading`, ListNeedsGrading's items). */
+export function toGradingCount(count: DomainGradingCount): AssignmentGradingCount {
+  return { assignment: toAssignment(count.assignment), ungradedCount: count.ungraded, lateCount: count.late };
 }
 
 export function toFileRef(file: AttachedFile): FileRef {

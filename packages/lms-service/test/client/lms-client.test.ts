@@ -113,7 +113,7 @@ describe("LmsClient failover", () => {
         expect(typeof api[name], name).toBe("function");
       }
     }
-    expect(rpcs).toBe(49);
+    expect(rpcs).toBe(50);
     lms.close();
   });
 

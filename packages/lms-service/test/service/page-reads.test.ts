@@ -2,14 +2,10 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { LmsClient } from "../../src/client/lms-client.js";
 import { maxDashboardCourses } from "../../src/domain/queries.js";
-import {
-  type Assignment,
-  type GetCoursePageResponse,
-  QuestionStatus,
-  ReadConsistency,
-  Role,
-} from "../../src/gen/lms.js";
+import { type Assignment, GetCoursePageResponse, QuestionStatus, ReadConsistency, Role } from "../../src/gen/lms.js";
 import type { LmsNode } from "../../src/node/lms-node.js";
+import { checkedCoursePageSize, coursePageMaxBytes } from "../../src/service/page-reads.js";
+import { clientMaxMessageBytes } from "../../src/transport/limits.js";
 import { failure, TestCluster } from "../node/cluster-harness.js";
 
 /**
@@ -20,6 +16,13 @@ import { failure, TestCluster } from "../node/cluster-harness.js";
 
 const password = "a long enough password";
 const hourMs = 3_600_000;
+
+/** A feedback note of the longest text allowed (10,000 characters), each a 3-byte "€" in UTF-8. */
+const widestNoteText = "€".repeat(10_000);
+/** Course-wide notes that take a course page past one client message: 150 × 30,000 bytes. */
+const oversizedNoteCount = 150;
+/** Notes posted at once while building the oversized course. */
+const postingConcurrency = 8;
 
 /** Lists come in key order, and keys hold random ids: compare their contents, not their order. */
 const sorted = (values: readonly string[]) => [...values].sort();
@@ -212,6 +215,44 @@ describe("one read per page: GetCoursePage and GetDashboard", () => {
       expect((await admin.courses.getCourse({ courseId })).course?.id).toBe(courseId);
     });
 
+    it("refuses a page larger than one client message with RESOURCE_EXHAUSTED, naming the paged reads", async () => {
+      await admin.auth.createUser({ username: "vera", password, displayName: "vera", role: Role.ROLE_INSTRUCTOR });
+      const vera = await signIn("vera");
+      const { course } = await vera.courses.createCourse({ title: "Huge", description: "" });
+      const hugeId = course?.id ?? "";
+      await anonymous.auth.register({ username: "wes", password, displayName: "wes" });
+      const wes = await signIn("wes");
+      await vera.courses.enrolStudent({ courseId: hugeId, username: "wes" });
+      let posted = 0;
+      const post = async () => {
+        while (posted < oversizedNoteCount) {
+          posted++;
+          await vera.content.postFeedback({ courseId: hugeId, text: widestNoteText });
+        }
+      };
+      await Promise.all(Array.from({ length: postingConcurrency }, post));
+
+      // The owner's page and a student's (course-wide notes reach every student) are both too large.
+      for (const reader of [vera, wes]) {
+        const refused = await failure(reader.courses.getCoursePage({ courseId: hugeId }));
+        expect(refused.code).toBe(status.RESOURCE_EXHAUSTED);
+        expect(refused.details).toMatch(/more than one client API message may carry/);
+        expect(refused.details).toMatch(/paged list RPCs/);
+        expect(refused.details).toMatch(/ListFeedback/);
+      }
+      // The paged list it points to reads every note.
+      const notes = [];
+      let pageToken = "";
+      do {
+        const page = await vera.content.listFeedback({ courseId: hugeId, pageSize: 100, pageToken });
+        notes.push(...page.notes);
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+      expect(notes).toHaveLength(oversizedNoteCount);
+      // A normal course's page is unaffected, for the same callers' other courses too.
+      expect((await ines.courses.getCoursePage({ courseId })).feedback).toHaveLength(3);
+    }, 60_000);
+
     it("asks Raft for one read barrier per page, however many parts it has", async () => {
       const read = vi.spyOn(leader.raft, "read");
       try {
@@ -321,5 +362,137 @@ describe("one read per page: GetCoursePage and GetDashboard", () => {
       const skipped = dashboard.courses[maxDashboardCourses].id;
       expect(dashboard.unsubmittedAssignments.some((assignment) => assignment.courseId === skipped)).toBe(false);
     }, 60_000);
+  });
+
+  describe("ListNeedsGrading", () => {
+    it("gives the owner of one course its queue: the dashboard's counts, in ListAssignments' order", async () => {
+      const { items } = await ines.assignments.listNeedsGrading({ courseId });
+      // Essay: Sam resubmitted after his grade. Project: Tara's late attempt waits. Quiz: graded
+      // without any attempt, so nothing waits.
+      expect(items.map((item) => [item.assignment?.title, item.ungradedCount, item.lateCount])).toEqual(
+        expect.arrayContaining([
+          ["Essay", 1, 0],
+          ["Project", 1, 1],
+        ]),
+      );
+      expect(items).toHaveLength(2);
+      const listed = (await ines.assignments.listAssignments({ courseId })).assignments;
+      expect(items.map((item) => item.assignment)).toEqual(
+        listed.filter((assignment) => assignment.id === essay.id || assignment.id === project.id),
+      );
+      // The second course has an assignment nobody submitted: nothing to grade, so no entry.
+      expect((await ines.assignments.listNeedsGrading({ courseId: secondCourseId })).items).toEqual([]);
+    });
+
+    it("without a course, every owned course in ListCourses' order, equal to the dashboard's", async () => {
+      const all = await ines.assignments.listNeedsGrading({});
+      const dashboard = await ines.courses.getDashboard({});
+      expect(all.items).toEqual(dashboard.needsGrading);
+      const perCourse = [];
+      for (const course of (await ines.courses.listCourses({})).courses) {
+        perCourse.push(...(await ines.assignments.listNeedsGrading({ courseId: course.id })).items);
+      }
+      expect(all.items).toEqual(perCourse);
+      expect(all.items.length).toBeGreaterThan(0);
+    });
+
+    it("counts a resubmission after grading again, and drops an assignment once everything is graded", async () => {
+      const before = await ines.assignments.listNeedsGrading({ courseId });
+      expect(before.items.find((item) => item.assignment?.id === project.id)?.ungradedCount).toBe(1);
+      // Sam's project was graded; his resubmission waits again beside Tara's attempt.
+      await sam.assignments.submit({ assignmentId: project.id, text: "late work, revised" });
+      const resubmitted = await ines.assignments.listNeedsGrading({ courseId });
+      expect(resubmitted.items.find((item) => item.assignment?.id === project.id)).toMatchObject({
+        ungradedCount: 2,
+        lateCount: 2,
+      });
+      for (const studentId of [samId, taraId]) {
+        await ines.assignments.gradeSubmission({ assignmentId: project.id, studentId, points: 8, feedback: "" });
+      }
+      const graded = await ines.assignments.listNeedsGrading({ courseId });
+      expect(graded.items.map((item) => item.assignment?.id)).toEqual([essay.id]);
+    });
+
+    it("refuses another instructor, a student and an admin inside someone else's course, as ListStudents does", async () => {
+      const refusals = [
+        [otto, status.NOT_FOUND],
+        [uma, status.NOT_FOUND],
+        [sam, status.PERMISSION_DENIED],
+        [admin, status.PERMISSION_DENIED],
+      ] as const;
+      for (const [caller, code] of refusals) {
+        const queue = await failure(caller.assignments.listNeedsGrading({ courseId }));
+        const students = await failure(caller.auth.listStudents({ courseId }));
+        expect(queue.code).toBe(code);
+        expect(queue.details).toBe(students.details);
+      }
+      // Without a course a student is refused; another instructor has an empty queue of their own.
+      expect((await failure(sam.assignments.listNeedsGrading({}))).code).toBe(status.PERMISSION_DENIED);
+      expect((await otto.assignments.listNeedsGrading({})).items).toEqual([]);
+      expect((await failure(anonymous.assignments.listNeedsGrading({}))).code).toBe(status.UNAUTHENTICATED);
+      expect((await failure(ines.assignments.listNeedsGrading({ courseId: "../x" }))).code).toBe(
+        status.INVALID_ARGUMENT,
+      );
+    });
+
+    it("gives an admin the queue of the courses they own only", async () => {
+      const { course } = await admin.courses.createCourse({ title: "Admin's own" });
+      const { assignment } = await admin.assignments.createAssignment({
+        courseId: course?.id,
+        title: "Admin's work",
+        maxPoints: 5,
+      });
+      await admin.courses.enrolStudent({ courseId: course?.id, username: "tara" });
+      await tara.assignments.submit({ assignmentId: assignment?.id, text: "for the admin" });
+      const { items } = await admin.assignments.listNeedsGrading({});
+      expect(items.map((item) => [item.assignment?.id, item.ungradedCount])).toEqual([[assignment?.id, 1]]);
+      expect((await admin.assignments.listNeedsGrading({ courseId: course?.id })).items).toEqual(items);
+    });
+
+    it("asks Raft for one read barrier per call, however many courses", async () => {
+      const read = vi.spyOn(leader.raft, "read");
+      try {
+        await ines.assignments.listNeedsGrading({});
+        expect(read).toHaveBeenCalledTimes(1);
+        read.mockClear();
+        await ines.assignments.listNeedsGrading({ consistency: ReadConsistency.READ_CONSISTENCY_LOCAL });
+        expect(read).not.toHaveBeenCalled();
+      } finally {
+        read.mockRestore();
+      }
+    });
+  });
+});
+
+describe("the course page's size check", () => {
+  /** A page holding one course-wide note whose text makes the page encode to exactly `bytes`. */
+  function pageOfBytes(bytes: number): GetCoursePageResponse {
+    const base = GetCoursePageResponse.fromPartial({
+      viewerRole: Role.ROLE_STUDENT,
+      feedback: [{ id: "n1", courseId: "c1", text: "" }],
+    });
+    const withText = (chars: number) => ({ ...base, feedback: [{ ...base.feedback[0], text: "x".repeat(chars) }] });
+    const size = (page: GetCoursePageResponse) => GetCoursePageResponse.encode(page).finish().byteLength;
+    // The length prefixes of the text and of the note grow with them; one correction settles them.
+    let chars = bytes - size(base);
+    chars -= size(withText(chars)) - bytes;
+    const page = withText(chars);
+    expect(size(page)).toBe(bytes);
+    return page;
+  }
+
+  it("lets a page of exactly the limit through and refuses one byte more", () => {
+    expect(coursePageMaxBytes).toBeLessThan(clientMaxMessageBytes);
+    expect(coursePageMaxBytes).toBeGreaterThan(clientMaxMessageBytes - 64 * 1024);
+    const fits = pageOfBytes(coursePageMaxBytes);
+    expect(checkedCoursePageSize(fits)).toBe(fits);
+    let refused: unknown;
+    try {
+      checkedCoursePageSize(pageOfBytes(coursePageMaxBytes + 1));
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toMatchObject({ grpcCode: status.RESOURCE_EXHAUSTED });
+    expect(String((refused as Error).message)).toContain(`${coursePageMaxBytes + 1} bytes`);
   });
 });

@@ -258,11 +258,16 @@ export function coursePageFromProto(page: lmsProto.GetCoursePageResponse): Cours
   };
 }
 
-/** GetDashboard's answer; a needs-grading entry takes its course title from the listed courses. */
-export function dashboardFromProto(dashboard: lmsProto.GetDashboardResponse): DashboardData {
-  const courses = dashboard.courses.map((course) => courseFromProto(course));
+/**
+ * Needs-grading counts (GetDashboard's `needs_grading`, ListNeedsGrading's items), each with its
+ * course's title from `courses` (empty for a course not among them).
+ */
+export function needsGradingFromProto(
+  entries: readonly lmsProto.AssignmentGradingCount[],
+  courses: readonly Course[],
+): NeedsGradingItem[] {
   const titles = new Map(courses.map((course) => [course.id, course.title]));
-  const needsGrading = dashboard.needsGrading.map((entry): NeedsGradingItem => {
+  return entries.map((entry): NeedsGradingItem => {
     const assignment = assignmentFromProto(entry.assignment);
     return {
       courseId: assignment.courseId,
@@ -274,10 +279,15 @@ export function dashboardFromProto(dashboard: lmsProto.GetDashboardResponse): Da
       lateCount: entry.lateCount,
     };
   });
+}
+
+/** GetDashboard's answer; a needs-grading entry takes its course title from the listed courses. */
+export function dashboardFromProto(dashboard: lmsProto.GetDashboardResponse): DashboardData {
+  const courses = dashboard.courses.map((course) => courseFromProto(course));
   return {
     courses,
     unsubmitted: dashboard.unsubmittedAssignments.map((assignment) => assignmentFromProto(assignment)),
-    needsGrading,
+    needsGrading: needsGradingFromProto(dashboard.needsGrading, courses),
     pendingQuestions: dashboard.pendingQuestions.map((entry) => ({
       courseId: entry.courseId,
       count: entry.pendingCount,

@@ -781,6 +781,10 @@ export class FakeLmsApi implements LmsApi {
     );
   }
 
+  /**
+   * The queue computed here, by the service's rule (lms.proto ListNeedsGrading): a latest attempt
+   * without a grade of that very attempt needs grading, so a resubmission after grading counts again.
+   */
   async listNeedsGrading(
     token: string,
     input: { courseId?: string; courses?: readonly Course[] },
