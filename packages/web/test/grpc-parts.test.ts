@@ -99,39 +99,6 @@ describe("collectPages", () => {
     expect(tokens).toEqual(["", "1", "2"]);
   });
 
-  test("asks again at half the page size while a page is too large for one message, then keeps that size", async () => {
-    const items = Array.from({ length: 300 }, (_, i) => i);
-    // A server whose message limit holds 100 items: larger pages fail as grpc-js fails them.
-    const sizes: number[] = [];
-    const listed = await collectPages(async ({ pageSize, pageToken }) => {
-      sizes.push(pageSize);
-      if (pageSize > 100) throw grpcError(status.RESOURCE_EXHAUSTED, "Received message larger than max");
-      const offset = pageToken === "" ? 0 : Number(pageToken);
-      const next = offset + pageSize;
-      return { items: items.slice(offset, next), nextPageToken: next < items.length ? String(next) : "" };
-    });
-    expect(listed).toEqual(items);
-    expect(sizes).toEqual([listPageSize, 250, 125, 63, 63, 63, 63, 63]);
-  });
-
-  test("gives up halving at one item, and never retries another failure", async () => {
-    const sizes: number[] = [];
-    const tooLarge = collectPages(async ({ pageSize }) => {
-      sizes.push(pageSize);
-      throw grpcError(status.RESOURCE_EXHAUSTED, "Received message larger than max");
-    });
-    await expect(tooLarge).rejects.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
-    expect(sizes.at(-1)).toBe(1);
-    expect(sizes.length).toBeLessThanOrEqual(Math.ceil(Math.log2(listPageSize)) + 1);
-    let calls = 0;
-    const denied = collectPages(async () => {
-      calls++;
-      throw grpcError(status.PERMISSION_DENIED, "no");
-    });
-    await expect(denied).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
-    expect(calls).toBe(1);
-  });
-
   test("stops at a repeated token and at the page bound", async () => {
     expect(await collectPages(async () => ({ items: [1], nextPageToken: "same" }))).toEqual([1, 1]);
     let calls = 0;

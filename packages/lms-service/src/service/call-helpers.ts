@@ -15,6 +15,7 @@ import type { Actor, CommandOf, CommandStamp, LmsCommandKind } from "../domain/c
 import { isTokenRevoked, type QueryResult } from "../domain/queries.js";
 import type { OkValues } from "../domain/results.js";
 import { ReadConsistency } from "../gen/lms.js";
+import { clientMaxMessageBytes } from "../transport/limits.js";
 import { invalidArgument, LmsCallError } from "./call-error.js";
 import { rejectionError, toServiceError } from "./error-mapping.js";
 import { ReadBarrierBatcher } from "./read-barrier-batcher.js";
@@ -187,7 +188,18 @@ export function queried<T>(result: QueryResult<T>): T {
   return result.value;
 }
 
-/** One page of `items` (already in a stable order) and the token of the next page. */
+/**
+ * Most bytes of items one page carries, measured as their JSON: half a client message, so the
+ * page's protobuf encoding (more compact than JSON for the same fields, whatever the mapping adds)
+ * stays well inside `clientMaxMessageBytes`. 500 notes of 10,000 characters would be 5 MB or more.
+ */
+export const maxPageItemBytes = clientMaxMessageBytes / 2;
+
+/**
+ * One page of `items` (already in a stable order) and the token of the next page: at most
+ * `pageSize` items, fewer when they would pass {@link maxPageItemBytes} (always at least one; the
+ * domain's field limits keep any single item far below it).
+ */
 export function paginate<T>(
   items: readonly T[],
   pageSize: number,
@@ -202,9 +214,15 @@ export function paginate<T>(
     offset = /^\d{1,9}$/.test(pageToken) ? Number(pageToken) : -1;
     if (offset < 0) throw invalidArgument("page_token", "is not a token from a previous page");
   }
-  const page = items.slice(offset, offset + size);
-  const next = offset + size;
-  return { page, nextPageToken: next < items.length ? String(next) : "" };
+  const end = Math.min(items.length, offset + size);
+  let next = offset;
+  let bytes = 0;
+  while (next < end) {
+    bytes += Buffer.byteLength(JSON.stringify(items[next]));
+    if (next > offset && bytes > maxPageItemBytes) break;
+    next++;
+  }
+  return { page: items.slice(offset, next), nextPageToken: next < items.length ? String(next) : "" };
 }
 
 /** Checks a required id field (the domain's id shape) and returns it. */

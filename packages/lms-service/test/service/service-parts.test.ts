@@ -13,7 +13,12 @@ import { AuthenticationError } from "../../src/auth/tokens.js";
 import { MalformedCommandError } from "../../src/domain/command-codec.js";
 import { conflict, forbidden, invalid, notFound } from "../../src/domain/results.js";
 import { LmsCallError } from "../../src/service/call-error.js";
-import { checkIdempotencyKey, derivedIdempotencyKey, paginate } from "../../src/service/call-helpers.js";
+import {
+  checkIdempotencyKey,
+  derivedIdempotencyKey,
+  maxPageItemBytes,
+  paginate,
+} from "../../src/service/call-helpers.js";
 import { rejectionError, toCallError } from "../../src/service/error-mapping.js";
 import { normalizeContentType, sanitizeFileName } from "../../src/service/file-service.js";
 import { dueAtToDomain, toAssignment } from "../../src/service/proto-mapping.js";
@@ -103,6 +108,23 @@ describe("request helpers", () => {
     expect(paginate(items, 0, "").page).toHaveLength(7);
     expect(() => paginate(items, 501, "")).toThrow(/page_size/);
     expect(() => paginate(items, 3, "-1")).toThrow(/page_token/);
+  });
+
+  it("ends a page early rather than pass maxPageItemBytes, but never gives an empty one", () => {
+    // JSON of each item: 600,002 bytes, so three fit in 2 MiB and a fourth would not.
+    const big = Array.from({ length: 8 }, (_, i) => String(i).repeat(600_000));
+    const pages: string[][] = [];
+    let token = "";
+    do {
+      const { page, nextPageToken } = paginate(big, 500, token);
+      pages.push(page);
+      token = nextPageToken;
+    } while (token !== "");
+    expect(pages.map((page) => page.length)).toEqual([3, 3, 2]);
+    expect(pages.flat()).toEqual(big);
+    // An item larger than the whole budget still goes, alone.
+    const huge = ["x".repeat(maxPageItemBytes + 1), "y"];
+    expect(paginate(huge, 500, "")).toEqual({ page: [huge[0]], nextPageToken: "1" });
   });
 
   it("checks idempotency keys and derives per-part keys the domain accepts", () => {
