@@ -5,7 +5,7 @@ import { clusterUnavailableMessage, toApiError } from "../src/grpc/api-errors.js
 import { mergeClusterStatus, type NodeAnswer, unaskedMemberAddresses } from "../src/grpc/cluster-view.js";
 import { derivedIdempotencyKey } from "../src/grpc/idempotency.js";
 import { nodeAddressesFromEnv, parseNodeAddresses } from "../src/grpc/node-addresses.js";
-import { collectPages, listPageSize, maxListPages } from "../src/grpc/paging.js";
+import { collectPages, maxListPages } from "../src/grpc/paging.js";
 import { needsGradingFromProto } from "../src/grpc/proto-mapping.js";
 import { ApiError } from "../src/lms-api.js";
 
