@@ -47,10 +47,15 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port whose gRPC ports (base+1..base+n) and operations ports (+1000) are all free now. */
+/**
+ * A base port whose gRPC ports (base+1..base+n) and operations ports (+1000) are all free now.
+ * Every port stays below Linux's ephemeral range (32768 and up): there, the source port of any
+ * outgoing connection of another test could take one between this check and the node's bind, and
+ * the node would never start (seen in CI as "timed out waiting for a leader").
+ */
 async function freeBasePort(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 1_800) * 10;
+    const base = 20_000 + Math.floor(Math.random() * 1_000) * 10;
     const ports = Array.from({ length: count }, (_, i) => [base + 1 + i, base + 1 + i + nodeOpsHttpOffset]).flat();
     if ((await Promise.all(ports.map(portIsFree))).every(Boolean)) return base;
   }
@@ -198,13 +203,27 @@ export class ProcessCluster {
     return response.text();
   }
 
-  /** Polls until `check` returns a value; fails naming `what` after the timeout. */
+  /** Each node's process state and last output lines, for a failure message. */
+  private describeNodes(): string {
+    return this.ids
+      .map((id) => {
+        const node = this.node(id);
+        const state = node.child === undefined ? "not running" : `pid ${node.child.pid}`;
+        const tail = node.output.trim().split("\n").slice(-3).join(" | ").slice(-400);
+        return `${id} (${state}): ${tail === "" ? "no output" : tail}`;
+      })
+      .join("; ");
+  }
+
+  /** Polls until `check` returns a value; fails naming `what` and each node's last words after the timeout. */
   async waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = processWaitMs): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const value = await check();
       if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      if (Date.now() > deadline) {
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${this.describeNodes()}`);
+      }
       await sleep(pollMs);
     }
   }
