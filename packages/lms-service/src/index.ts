@@ -52,6 +52,7 @@ export {
   leaderIdTrailer,
   retryAfterTrailer,
 } from "./service/call-error.js";
+export { descriptionExcerpt } from "./service/description-excerpt.js";
 export { addLmsServices } from "./service/lms-services.js";
 export { type LmsServiceContext, monotonicStamper, type TutorBackend } from "./service/service-context.js";
 

@@ -36,6 +36,7 @@ import {
   type CoursePage,
   type CsvExport,
   type DashboardData,
+  dashboardDescriptionChars,
   type FeedbackNote,
   type FileDownload,
   type Grade,
@@ -253,7 +254,9 @@ class GrpcLmsApiClient implements GrpcLmsApi {
   }
 
   getDashboard(token: string): Promise<DashboardData> {
-    return mapErrors(async () => dashboardFromProto(await this.as(token).courses.getDashboard({})));
+    return mapErrors(async () =>
+      dashboardFromProto(await this.as(token).courses.getDashboard({ maxDescriptionChars: dashboardDescriptionChars })),
+    );
   }
 
   createJoinCode(

@@ -201,8 +201,28 @@ export interface CoursePage {
 export const maxDashboardCourses = 20;
 
 /**
+ * Characters of each description the dashboard shows (lms.proto GetDashboardRequest
+ * `max_description_chars`): a longer one is cut to one less, followed by "…". Many courses with
+ * syllabus-length descriptions would otherwise make the answer, and the page, megabytes long.
+ */
+export const dashboardDescriptionChars = 280;
+
+/**
+ * A description as the dashboard shows it: whole when it has at most `maxChars` characters (code
+ * points), else its first `maxChars` - 1 and "…". The service cuts by the same rule
+ * (lms-service `descriptionExcerpt`; a web test checks the two agree); kept here so the fake and
+ * the pages need not load the service package.
+ */
+export function dashboardExcerpt(text: string, maxChars: number = dashboardDescriptionChars): string {
+  if (text.length <= maxChars) return text;
+  const characters = Array.from(text);
+  return characters.length <= maxChars ? text : `${characters.slice(0, maxChars - 1).join("")}\u2026`;
+}
+
+/**
  * What the dashboard shows, from one call (lms.proto GetDashboard). Only the first
- * {@link maxDashboardCourses} courses are inspected for the to-do list and the pending questions.
+ * {@link maxDashboardCourses} courses are inspected for the to-do list and the pending questions;
+ * every course and assignment description is cut as {@link dashboardExcerpt} says.
  */
 export interface DashboardData {
   /** Student: enrolled courses. Instructor: owned courses. Admin: every course. */

@@ -9,7 +9,14 @@ import { coursePageFromLists } from "../src/grpc/course-page-from-lists.js";
 import { LocalCluster } from "../src/grpc/local-cluster.js";
 import { coursePageFromProto } from "../src/grpc/proto-mapping.js";
 import { createGrpcLmsApi, type GrpcLmsApi } from "../src/grpc-lms-api.js";
-import { type ApiError, isApiError, type LmsApi, maxDashboardCourses, type SpooledFile } from "../src/lms-api.js";
+import {
+  type ApiError,
+  dashboardDescriptionChars,
+  isApiError,
+  type LmsApi,
+  maxDashboardCourses,
+  type SpooledFile,
+} from "../src/lms-api.js";
 import { FakeLmsApi, fakeMaxFileBytes } from "../src/testing/fake-lms-api.js";
 import { FakeOllama } from "./browser/fake-ollama.js";
 
@@ -465,6 +472,18 @@ function contract(worldOf: () => ContractWorld): void {
     });
     // The web front's bound is the service's.
     expect(maxDashboardCourses).toBe(serviceMaxDashboardCourses);
+
+    // A long description reaches the dashboard cut to dashboardDescriptionChars, with "…"; the
+    // course itself keeps it whole.
+    const syllabus = `${"Week by week: logs, terms, votes. ".repeat(20)}The end.`;
+    const long = await api.createCourse(teacher, {
+      title: "Long syllabus",
+      description: syllabus,
+      idempotencyKey: key(),
+    });
+    const shown = (await api.getDashboard(teacher)).courses.find((c) => c.id === long.id);
+    expect(shown?.description).toBe(`${syllabus.slice(0, dashboardDescriptionChars - 1)}…`);
+    expect((await api.getCourse(teacher, { courseId: long.id })).course.description).toBe(syllabus);
   });
 
   test("idempotency: a retried write applies once; other content or a short key is refused", async () => {

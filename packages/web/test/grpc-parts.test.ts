@@ -1,5 +1,5 @@
 import { Metadata, status } from "@grpc/grpc-js";
-import { lmsProto } from "@lectern/lms-service";
+import { descriptionExcerpt, lmsProto } from "@lectern/lms-service";
 import { describe, expect, test } from "vitest";
 import { clusterUnavailableMessage, toApiError } from "../src/grpc/api-errors.js";
 import { mergeClusterStatus, type NodeAnswer, unaskedMemberAddresses } from "../src/grpc/cluster-view.js";
@@ -7,7 +7,7 @@ import { derivedIdempotencyKey } from "../src/grpc/idempotency.js";
 import { nodeAddressesFromEnv, parseNodeAddresses } from "../src/grpc/node-addresses.js";
 import { collectPages, maxListPages } from "../src/grpc/paging.js";
 import { needsGradingFromProto } from "../src/grpc/proto-mapping.js";
-import { ApiError } from "../src/lms-api.js";
+import { ApiError, dashboardExcerpt } from "../src/lms-api.js";
 
 /** A grpc-js style failure with optional trailers. */
 function grpcError(code: number, details: string, trailers: Record<string, string> = {}) {
@@ -274,4 +274,23 @@ test("main builds the gRPC API from PEERS when LMS_NODES is unset, and closes it
     { nodeId: "n2", address: "127.0.0.1:7102" },
   ]);
   close();
+});
+
+describe("dashboardExcerpt", () => {
+  test("cuts exactly as the service's descriptionExcerpt, for every bound over texts of every kind", () => {
+    const texts = [
+      "",
+      "plain ASCII text of some length",
+      "😀😀😀 emoji of two UTF-16 units each 😀",
+      "é€漢字 mixed widths ✓",
+      "lone \ud800 surrogate \udc00 halves",
+      "x".repeat(300),
+    ];
+    for (const text of texts) {
+      for (let maxChars = 1; maxChars <= text.length + 2; maxChars++) {
+        expect(dashboardExcerpt(text, maxChars)).toBe(descriptionExcerpt(text, maxChars));
+      }
+    }
+    expect(dashboardExcerpt("x".repeat(300))).toBe(`${"x".repeat(279)}…`);
+  });
 });

@@ -16,7 +16,7 @@ import {
   stamp,
   unary,
 } from "./call-helpers.js";
-import { checkedCoursePageSize, coursePageFor, dashboardFor } from "./page-reads.js";
+import { checkedCoursePageSize, checkedDashboardSize, coursePageFor, dashboardFor } from "./page-reads.js";
 import { loadUser, toCourse, toJoinCode } from "./proto-mapping.js";
 import type { LmsServiceContext } from "./service-context.js";
 
@@ -189,7 +189,7 @@ export function courseService(context: LmsServiceContext): CourseServiceServer {
     getDashboard: unary(context, async (request, call) => {
       const caller = await authenticate(context, call.metadata);
       await readBarrier(context, request.consistency);
-      return dashboardFor(context, caller);
+      return checkedDashboardSize(await dashboardFor(context, caller, request.maxDescriptionChars));
     }),
   };
 }

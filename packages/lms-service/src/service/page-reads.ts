@@ -8,11 +8,12 @@ import {
   listSubmissions,
   type SubmissionView,
 } from "../domain/queries.js";
-import { GetCoursePageResponse, type GetDashboardResponse } from "../gen/lms.js";
+import { type Assignment, GetCoursePageResponse, GetDashboardResponse } from "../gen/lms.js";
 import { clientMaxMessageBytes } from "../transport/limits.js";
 import { latestAttempts } from "./assignment-service.js";
 import { LmsCallError } from "./call-error.js";
 import { type Caller, queried } from "./call-helpers.js";
+import { descriptionExcerpt } from "./description-excerpt.js";
 import {
   loadUser,
   toAssignment,
@@ -68,6 +69,17 @@ export function checkedCoursePageSize(page: GetCoursePageResponse): GetCoursePag
   );
 }
 
+/** {@link checkedCoursePageSize} for GetDashboard: too large only with whole descriptions of many courses. */
+export function checkedDashboardSize(dashboard: GetDashboardResponse): GetDashboardResponse {
+  const bytes = GetDashboardResponse.encode(dashboard).finish().byteLength;
+  if (bytes <= coursePageMaxBytes) return dashboard;
+  throw new LmsCallError(
+    status.RESOURCE_EXHAUSTED,
+    `this dashboard is ${bytes} bytes, more than one client API message may carry (${coursePageMaxBytes}): ` +
+      "ask with max_description_chars, or read the courses with ListCourses",
+  );
+}
+
 /**
  * GetCoursePage for `caller`: refused exactly as ListAssignments (the first read inside a course)
  * would be; a student's own submissions and released grades, or the owner's join codes and
@@ -114,16 +126,33 @@ export async function coursePageFor(
   };
 }
 
-/** GetDashboard for `caller`: the courses as ListCourses, and what the caller's role needs to see. */
-export async function dashboardFor(context: LmsServiceContext, caller: Caller): Promise<GetDashboardResponse> {
+/**
+ * GetDashboard for `caller`: the courses as ListCourses, and what the caller's role needs to see,
+ * every description cut to `maxDescriptionChars` (0: whole; description-excerpt.ts).
+ */
+export async function dashboardFor(
+  context: LmsServiceContext,
+  caller: Caller,
+  maxDescriptionChars = 0,
+): Promise<GetDashboardResponse> {
   const { store } = context;
   const dashboard = queried(await getDashboard(store, caller.actor));
   const courses = [];
-  for (const summary of dashboard.courses) courses.push(await toCourse(store, summary.course));
+  for (const summary of dashboard.courses) {
+    const course = await toCourse(store, summary.course);
+    courses.push({ ...course, description: descriptionExcerpt(course.description, maxDescriptionChars) });
+  }
+  const cut = (assignment: Assignment): Assignment => ({
+    ...assignment,
+    description: descriptionExcerpt(assignment.description, maxDescriptionChars),
+  });
   return {
     courses,
-    unsubmittedAssignments: dashboard.unsubmitted.map(toAssignment),
-    needsGrading: dashboard.needsGrading.map(toGradingCount),
+    unsubmittedAssignments: dashboard.unsubmitted.map((assignment) => cut(toAssignment(assignment))),
+    needsGrading: dashboard.needsGrading.map((entry) => {
+      const count = toGradingCount(entry);
+      return { ...count, assignment: count.assignment === undefined ? undefined : cut(count.assignment) };
+    }),
     pendingQuestions: dashboard.pendingQuestions.map((entry) => ({
       courseId: entry.courseId,
       pendingCount: entry.pending,

@@ -4,6 +4,7 @@ import type { LmsClient } from "../../src/client/lms-client.js";
 import { maxDashboardCourses } from "../../src/domain/queries.js";
 import { type Assignment, GetCoursePageResponse, QuestionStatus, ReadConsistency, Role } from "../../src/gen/lms.js";
 import type { LmsNode } from "../../src/node/lms-node.js";
+import { descriptionExcerpt } from "../../src/service/description-excerpt.js";
 import { checkedCoursePageSize, coursePageMaxBytes } from "../../src/service/page-reads.js";
 import { clientMaxMessageBytes } from "../../src/transport/limits.js";
 import { failure, TestCluster } from "../node/cluster-harness.js";
@@ -369,6 +370,58 @@ describe("one read per page: GetCoursePage and GetDashboard", () => {
     }, 60_000);
   });
 
+  describe("GetDashboard descriptions", () => {
+    /** Characters the web asks for (any bound works the same way). */
+    const bound = 40;
+
+    it("cuts every course and assignment description past max_description_chars, and none when 0", async () => {
+      const long = `${"Syllabus ".repeat(20)}end`;
+      const { course } = await otto.courses.createCourse({ title: "Long descriptions", description: long });
+      const longCourseId = course?.id ?? "";
+      const { assignment } = await otto.assignments.createAssignment({
+        courseId: longCourseId,
+        title: "Long brief",
+        description: long,
+        dueAtMs: Date.now() + hourMs,
+        maxPoints: 10,
+      });
+      await otto.courses.enrolStudent({ courseId: longCourseId, username: "uma" });
+      const shortened = await uma.courses.getDashboard({ maxDescriptionChars: bound });
+      const mine = shortened.courses.find((c) => c.id === longCourseId);
+      expect(mine?.description).toBe(`${long.slice(0, bound - 1)}…`);
+      expect([...(mine?.description ?? "")]).toHaveLength(bound);
+      const todo = shortened.unsubmittedAssignments.find((a) => a.id === assignment?.id);
+      expect(todo?.description).toBe(`${long.slice(0, bound - 1)}…`);
+      // A short description is left as it is; the rest of the answer is what an unbounded call gives.
+      const whole = await uma.courses.getDashboard({});
+      expect(whole.courses.find((c) => c.id === longCourseId)?.description).toBe(long);
+      expect(whole.unsubmittedAssignments.find((a) => a.id === assignment?.id)?.description).toBe(long);
+      expect(shortened.courses.map((c) => c.id)).toEqual(whole.courses.map((c) => c.id));
+      for (const [cut, full] of shortened.courses.map((c, i) => [c, whole.courses[i]] as const)) {
+        if ([...full.description].length <= bound) expect(cut).toEqual(full);
+      }
+    });
+
+    it("refuses a dashboard too large for one message unless descriptions are bounded", async () => {
+      // An instructor owning 75 courses with the longest description allowed, 20,000 × "€" (60,000 bytes).
+      await admin.auth.createUser({ username: "vic", password, displayName: "vic", role: Role.ROLE_INSTRUCTOR });
+      const vic = await signIn("vic");
+      const description = "€".repeat(20_000);
+      for (let i = 0; i < 75; i += 5) {
+        await Promise.all(
+          [0, 1, 2, 3, 4].map((j) => vic.courses.createCourse({ title: `Course ${i + j}`, description })),
+        );
+      }
+      const refused = await failure(vic.courses.getDashboard({}));
+      expect(refused.code).toBe(status.RESOURCE_EXHAUSTED);
+      expect(refused.details).toMatch(/more than one client API message may carry/);
+      expect(refused.details).toMatch(/max_description_chars/);
+      const bounded = await vic.courses.getDashboard({ maxDescriptionChars: 280 });
+      expect(bounded.courses).toHaveLength(75);
+      for (const course of bounded.courses) expect([...course.description]).toHaveLength(280);
+    }, 60_000);
+  });
+
   describe("ListNeedsGrading", () => {
     it("gives the owner of one course its queue: the dashboard's counts, in ListAssignments' order", async () => {
       const { items } = await ines.assignments.listNeedsGrading({ courseId });
@@ -499,5 +552,18 @@ describe("the course page's size check", () => {
     }
     expect(refused).toMatchObject({ grpcCode: status.RESOURCE_EXHAUSTED });
     expect(String((refused as Error).message)).toContain(`${coursePageMaxBytes + 1} bytes`);
+  });
+});
+
+describe("descriptionExcerpt", () => {
+  it("keeps a text within the bound, cuts a longer one to the bound with an ellipsis, on code points", () => {
+    expect(descriptionExcerpt("short", 10)).toBe("short");
+    expect(descriptionExcerpt("exactly ten", 11)).toBe("exactly ten");
+    expect(descriptionExcerpt("one character too long", 21)).toBe("one character too lo…");
+    expect(descriptionExcerpt("anything", 0)).toBe("anything");
+    expect(descriptionExcerpt("ab", 1)).toBe("…");
+    // Four emoji of two UTF-16 units each: eight units, four characters, never split in half.
+    expect(descriptionExcerpt("😀😀😀😀", 4)).toBe("😀😀😀😀");
+    expect(descriptionExcerpt("😀😀😀😀", 3)).toBe("😀😀…");
   });
 });

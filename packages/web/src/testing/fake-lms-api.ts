@@ -10,6 +10,7 @@ import {
   type CoursePage,
   type CsvExport,
   type DashboardData,
+  dashboardExcerpt,
   type FeedbackNote,
   type FileDownload,
   type FileRef,
@@ -311,8 +312,9 @@ export class FakeLmsApi implements LmsApi {
   /** Derived from the single reads, like {@link getCoursePage}, with the service's course bound. */
   async getDashboard(token: string): Promise<DashboardData> {
     const actor = this.authenticate(token);
-    const courses = await this.listCourses(token);
-    const inspected = courses.slice(0, maxDashboardCourses);
+    const listed = await this.listCourses(token);
+    const courses = listed.map((course) => ({ ...course, description: dashboardExcerpt(course.description) }));
+    const inspected = listed.slice(0, maxDashboardCourses);
     const dashboard: DashboardData = { courses, unsubmitted: [], needsGrading: [], pendingQuestions: [] };
     if (actor.role === "student") {
       const unsubmitted: Assignment[] = [];
@@ -320,7 +322,11 @@ export class FakeLmsApi implements LmsApi {
         const submissions = await this.listSubmissions(token, { courseId: course.id });
         const submitted = new Set(submissions.map((submission) => submission.assignmentId));
         const assignments = await this.listAssignments(token, { courseId: course.id });
-        unsubmitted.push(...assignments.filter((assignment) => !submitted.has(assignment.id)));
+        for (const assignment of assignments) {
+          if (!submitted.has(assignment.id)) {
+            unsubmitted.push({ ...assignment, description: dashboardExcerpt(assignment.description) });
+          }
+        }
       }
       return { ...dashboard, unsubmitted };
     }
@@ -330,7 +336,7 @@ export class FakeLmsApi implements LmsApi {
       const pending = await this.listQuestions(token, { courseId: course.id, status: "pending" });
       pendingQuestions.push({ courseId: course.id, count: pending.length });
     }
-    return { ...dashboard, needsGrading: await this.listNeedsGrading(token, { courses }), pendingQuestions };
+    return { ...dashboard, needsGrading: await this.listNeedsGrading(token, { courses: listed }), pendingQuestions };
   }
 
   async createJoinCode(
