@@ -546,7 +546,8 @@ class GrpcLmsApiClient implements GrpcLmsApi {
     return mapErrors(async () => {
       // Both at once; the queue's own refusal, if any, is the one reported.
       const [queue, known] = await Promise.allSettled([
-        this.as(token).assignments.listNeedsGrading({ courseId }),
+        // The queue shows titles only: descriptions come cut, as on the dashboard.
+        this.as(token).assignments.listNeedsGrading({ courseId, maxDescriptionChars: dashboardDescriptionChars }),
         knownCourses(),
       ]);
       if (queue.status === "rejected") throw queue.reason;

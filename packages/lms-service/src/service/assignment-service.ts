@@ -15,7 +15,8 @@ import {
   type SubmissionView,
 } from "../domain/queries.js";
 import type { AssignmentRecord, GradeHistoryRecord } from "../domain/records.js";
-import type { AssignmentServiceServer, ExportGradesCsvChunk } from "../gen/lms.js";
+import { type AssignmentServiceServer, type ExportGradesCsvChunk, ListNeedsGradingResponse } from "../gen/lms.js";
+import { checkedAnswerSize } from "./answer-size.js";
 import { invalidArgument, LmsCallError } from "./call-error.js";
 import {
   authenticate,
@@ -31,6 +32,7 @@ import {
   stamp,
   unary,
 } from "./call-helpers.js";
+import { descriptionExcerpt } from "./description-excerpt.js";
 import { rejectionError } from "./error-mapping.js";
 import { dueAtToDomain, toAssignment, toGrade, toGradeChange, toGradingCount, toSubmission } from "./proto-mapping.js";
 import type { LmsServiceContext } from "./service-context.js";
@@ -276,7 +278,24 @@ export function assignmentService(context: LmsServiceContext): AssignmentService
       const courseId = optionalId("course_id", request.courseId);
       await readBarrier(context, request.consistency);
       const counts = queried(await listNeedsGrading(context.store, caller.actor, courseId));
-      return { items: counts.map(toGradingCount) };
+      const items = counts.map((count) => {
+        const item = toGradingCount(count);
+        const assignment = item.assignment;
+        if (assignment === undefined) return item;
+        return {
+          ...item,
+          assignment: {
+            ...assignment,
+            description: descriptionExcerpt(assignment.description, request.maxDescriptionChars),
+          },
+        };
+      });
+      return checkedAnswerSize(
+        { items },
+        ListNeedsGradingResponse.encode,
+        "this grading queue",
+        "ask with max_description_chars, or for one course at a time",
+      );
     }),
   };
 }

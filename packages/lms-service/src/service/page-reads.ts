@@ -1,4 +1,3 @@
-import { status } from "@grpc/grpc-js";
 import {
   getCoursePage,
   getDashboard,
@@ -9,9 +8,8 @@ import {
   type SubmissionView,
 } from "../domain/queries.js";
 import { type Assignment, GetCoursePageResponse, GetDashboardResponse } from "../gen/lms.js";
-import { clientMaxMessageBytes } from "../transport/limits.js";
+import { checkedAnswerSize } from "./answer-size.js";
 import { latestAttempts } from "./assignment-service.js";
-import { LmsCallError } from "./call-error.js";
 import { type Caller, queried } from "./call-helpers.js";
 import { descriptionExcerpt } from "./description-excerpt.js";
 import {
@@ -37,46 +35,25 @@ import type { LmsServiceContext } from "./service-context.js";
  * the handler waited for. Each part answers as its list RPC would, unpaged.
  */
 
-/**
- * Room kept under the client message limit for what gRPC adds around a message (its 5-byte length
- * prefix) and for any difference between this encoder's count and the receiver's; far more than
- * either needs, far less than any list item a page could drop.
- */
-export const framingMarginBytes = 1024;
-
-/**
- * Largest encoded GetCoursePage answer a node sends. Above it the client's receive limit
- * (`clientMaxMessageBytes`) would fail the call anyway, after the node had sent the whole page;
- * refusing first says why and what to do instead.
- */
-export const coursePageMaxBytes = clientMaxMessageBytes - framingMarginBytes;
-
-/**
- * `page` when its encoding fits in one client message ({@link coursePageMaxBytes}), else
- * RESOURCE_EXHAUSTED telling the caller to read the course with the paged list RPCs. Measuring
- * encodes the page once more; a course page is small in the common case, so that is cheap next to
- * the store reads that built it.
- */
+/** GetCoursePage's answer, or RESOURCE_EXHAUSTED naming the paged list RPCs when it is too large. */
 export function checkedCoursePageSize(page: GetCoursePageResponse): GetCoursePageResponse {
-  const bytes = GetCoursePageResponse.encode(page).finish().byteLength;
-  if (bytes <= coursePageMaxBytes) return page;
-  throw new LmsCallError(
-    status.RESOURCE_EXHAUSTED,
-    `this course's page is ${bytes} bytes, more than one client API message may carry (${coursePageMaxBytes}): ` +
-      "read the course with the paged list RPCs instead (GetCourse, ListAssignments, ListMaterials, ListQuestions, " +
+  return checkedAnswerSize(
+    page,
+    GetCoursePageResponse.encode,
+    "this course's page",
+    "read the course with the paged list RPCs instead (GetCourse, ListAssignments, ListMaterials, ListQuestions, " +
       "ListFeedback, and ListSubmissions with course_id and ListGrades for a student, ListJoinCodes and ListStudents " +
       "for the owner)",
   );
 }
 
-/** {@link checkedCoursePageSize} for GetDashboard: too large only with whole descriptions of many courses. */
+/** GetDashboard's answer, or RESOURCE_EXHAUSTED: too large only with whole descriptions of many courses. */
 export function checkedDashboardSize(dashboard: GetDashboardResponse): GetDashboardResponse {
-  const bytes = GetDashboardResponse.encode(dashboard).finish().byteLength;
-  if (bytes <= coursePageMaxBytes) return dashboard;
-  throw new LmsCallError(
-    status.RESOURCE_EXHAUSTED,
-    `this dashboard is ${bytes} bytes, more than one client API message may carry (${coursePageMaxBytes}): ` +
-      "ask with max_description_chars, or read the courses with ListCourses",
+  return checkedAnswerSize(
+    dashboard,
+    GetDashboardResponse.encode,
+    "this dashboard",
+    "ask with max_description_chars, or read the courses with ListCourses",
   );
 }
 

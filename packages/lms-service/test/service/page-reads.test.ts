@@ -4,8 +4,9 @@ import type { LmsClient } from "../../src/client/lms-client.js";
 import { maxDashboardCourses } from "../../src/domain/queries.js";
 import { type Assignment, GetCoursePageResponse, QuestionStatus, ReadConsistency, Role } from "../../src/gen/lms.js";
 import type { LmsNode } from "../../src/node/lms-node.js";
+import { maxAnswerBytes } from "../../src/service/answer-size.js";
 import { descriptionExcerpt } from "../../src/service/description-excerpt.js";
-import { checkedCoursePageSize, coursePageMaxBytes } from "../../src/service/page-reads.js";
+import { checkedCoursePageSize } from "../../src/service/page-reads.js";
 import { clientMaxMessageBytes } from "../../src/transport/limits.js";
 import { failure, TestCluster } from "../node/cluster-harness.js";
 
@@ -375,17 +376,20 @@ describe("one read per page: GetCoursePage and GetDashboard", () => {
     const bound = 40;
 
     it("cuts every course and assignment description past max_description_chars, and none when 0", async () => {
+      // An instructor of its own, so that no other test sees this course in its queue.
+      await admin.auth.createUser({ username: "wyn", password, displayName: "wyn", role: Role.ROLE_INSTRUCTOR });
+      const wyn = await signIn("wyn");
       const long = `${"Syllabus ".repeat(20)}end`;
-      const { course } = await otto.courses.createCourse({ title: "Long descriptions", description: long });
+      const { course } = await wyn.courses.createCourse({ title: "Long descriptions", description: long });
       const longCourseId = course?.id ?? "";
-      const { assignment } = await otto.assignments.createAssignment({
+      const { assignment } = await wyn.assignments.createAssignment({
         courseId: longCourseId,
         title: "Long brief",
         description: long,
         dueAtMs: Date.now() + hourMs,
         maxPoints: 10,
       });
-      await otto.courses.enrolStudent({ courseId: longCourseId, username: "uma" });
+      await wyn.courses.enrolStudent({ courseId: longCourseId, username: "uma" });
       const shortened = await uma.courses.getDashboard({ maxDescriptionChars: bound });
       const mine = shortened.courses.find((c) => c.id === longCourseId);
       expect(mine?.description).toBe(`${long.slice(0, bound - 1)}…`);
@@ -400,6 +404,12 @@ describe("one read per page: GetCoursePage and GetDashboard", () => {
       for (const [cut, full] of shortened.courses.map((c, i) => [c, whole.courses[i]] as const)) {
         if ([...full.description].length <= bound) expect(cut).toEqual(full);
       }
+      // ListNeedsGrading cuts its assignments' descriptions by the same rule.
+      await uma.assignments.submit({ assignmentId: assignment?.id ?? "", text: "done" });
+      const queue = await wyn.assignments.listNeedsGrading({ courseId: longCourseId, maxDescriptionChars: bound });
+      expect(queue.items.map((item) => item.assignment?.description)).toEqual([`${long.slice(0, bound - 1)}…`]);
+      const wholeQueue = await wyn.assignments.listNeedsGrading({ courseId: longCourseId });
+      expect(wholeQueue.items.map((item) => item.assignment?.description)).toEqual([long]);
     });
 
     it("refuses a dashboard too large for one message unless descriptions are bounded", async () => {
@@ -540,18 +550,18 @@ describe("the course page's size check", () => {
   }
 
   it("lets a page of exactly the limit through and refuses one byte more", () => {
-    expect(coursePageMaxBytes).toBeLessThan(clientMaxMessageBytes);
-    expect(coursePageMaxBytes).toBeGreaterThan(clientMaxMessageBytes - 64 * 1024);
-    const fits = pageOfBytes(coursePageMaxBytes);
+    expect(maxAnswerBytes).toBeLessThan(clientMaxMessageBytes);
+    expect(maxAnswerBytes).toBeGreaterThan(clientMaxMessageBytes - 64 * 1024);
+    const fits = pageOfBytes(maxAnswerBytes);
     expect(checkedCoursePageSize(fits)).toBe(fits);
     let refused: unknown;
     try {
-      checkedCoursePageSize(pageOfBytes(coursePageMaxBytes + 1));
+      checkedCoursePageSize(pageOfBytes(maxAnswerBytes + 1));
     } catch (error) {
       refused = error;
     }
     expect(refused).toMatchObject({ grpcCode: status.RESOURCE_EXHAUSTED });
-    expect(String((refused as Error).message)).toContain(`${coursePageMaxBytes + 1} bytes`);
+    expect(String((refused as Error).message)).toContain(`${maxAnswerBytes + 1} bytes`);
   });
 });
 
