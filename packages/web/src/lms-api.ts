@@ -209,12 +209,12 @@ export const dashboardDescriptionChars = 280;
 
 /**
  * A description as the dashboard shows it: whole when it has at most `maxChars` characters (code
- * points), else its first `maxChars` - 1 and "…". The service cuts by the same rule
+ * points), else its first `maxChars` - 1 and "…"; 0 means no bound. The service cuts by the same rule
  * (lms-service `descriptionExcerpt`; a web test checks the two agree); kept here so the fake and
  * the pages need not load the service package.
  */
 export function dashboardExcerpt(text: string, maxChars: number = dashboardDescriptionChars): string {
-  if (text.length <= maxChars) return text;
+  if (maxChars === 0 || text.length <= maxChars) return text;
   const characters = Array.from(text);
   return characters.length <= maxChars ? text : `${characters.slice(0, maxChars - 1).join("")}\u2026`;
 }

@@ -287,7 +287,7 @@ describe("dashboardExcerpt", () => {
       "x".repeat(300),
     ];
     for (const text of texts) {
-      for (let maxChars = 1; maxChars <= text.length + 2; maxChars++) {
+      for (let maxChars = 0; maxChars <= text.length + 2; maxChars++) {
         expect(dashboardExcerpt(text, maxChars)).toBe(descriptionExcerpt(text, maxChars));
       }
     }
