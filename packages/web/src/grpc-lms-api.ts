@@ -528,34 +528,24 @@ class GrpcLmsApiClient implements GrpcLmsApi {
   }
 
   /**
-   * One ListNeedsGrading call (the service applies the needs-grading rule under one read barrier);
-   * course titles come from `courses` when the caller passes them, else from GetCourse for one
-   * course or ListCourses for all, fetched alongside. With `courses`, the queue is that of those
-   * courses only, as the fake's.
+   * One ListNeedsGrading call: the service applies the needs-grading rule under one read barrier
+   * and names each entry's course. With `courses`, the queue is that of those courses only, as the
+   * fake's.
    */
   listNeedsGrading(
     token: string,
     input: { courseId?: string; courses?: readonly Course[] },
   ): Promise<NeedsGradingItem[]> {
-    const courseId = input.courseId ?? "";
-    const knownCourses = async (): Promise<readonly Course[]> => {
-      if (input.courses !== undefined) return input.courses;
-      if (courseId !== "") return [(await this.getCourse(token, { courseId })).course];
-      return this.listCourses(token);
-    };
     return mapErrors(async () => {
-      // Both at once; the queue's own refusal, if any, is the one reported.
-      const [queue, known] = await Promise.allSettled([
-        // The queue shows titles only: descriptions come cut, as on the dashboard.
-        this.as(token).assignments.listNeedsGrading({ courseId, maxDescriptionChars: dashboardDescriptionChars }),
-        knownCourses(),
-      ]);
-      if (queue.status === "rejected") throw queue.reason;
-      if (known.status === "rejected") throw known.reason;
-      const items = needsGradingFromProto(queue.value.items, known.value);
-      if (input.courses === undefined) return items;
+      // The queue shows titles only: descriptions come cut, as on the dashboard.
+      const { items } = await this.as(token).assignments.listNeedsGrading({
+        courseId: input.courseId ?? "",
+        maxDescriptionChars: dashboardDescriptionChars,
+      });
+      const queue = needsGradingFromProto(items);
+      if (input.courses === undefined) return queue;
       const given = new Set(input.courses.map((course) => course.id));
-      return items.filter((item) => given.has(item.courseId));
+      return queue.filter((item) => given.has(item.courseId));
     });
   }
 

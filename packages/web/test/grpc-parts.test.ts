@@ -221,8 +221,7 @@ describe("mergeClusterStatus", () => {
   });
 });
 
-test("needs grading: the service's counts, each with its course's title from the courses given", () => {
-  const course = { id: "c1", title: "C", description: "", instructorId: "t", createdAtMs: 0, studentCount: 3 };
+test("needs grading: the service's counts, each with its course's title", () => {
   const assignment = (id: string, courseId: string): lmsProto.Assignment => ({
     id,
     courseId,
@@ -233,14 +232,10 @@ test("needs grading: the service's counts, each with its course's title from the
     createdAtMs: 0,
     gradesReleasedAtMs: 0,
   });
-  const items = needsGradingFromProto(
-    [
-      { assignment: assignment("a1", "c1"), ungradedCount: 3, lateCount: 2 },
-      // A course the caller's list did not have (created since): no title rather than a failure.
-      { assignment: assignment("a2", "c2"), ungradedCount: 1, lateCount: 0 },
-    ],
-    [course],
-  );
+  const items = needsGradingFromProto([
+    { assignment: assignment("a1", "c1"), ungradedCount: 3, lateCount: 2, courseTitle: "C" },
+    { assignment: assignment("a2", "c2"), ungradedCount: 1, lateCount: 0, courseTitle: "Other" },
+  ]);
   expect(items).toEqual([
     {
       courseId: "c1",
@@ -253,7 +248,7 @@ test("needs grading: the service's counts, each with its course's title from the
     },
     {
       courseId: "c2",
-      courseTitle: "",
+      courseTitle: "Other",
       assignmentId: "a2",
       assignmentTitle: "title of a2",
       dueAtMs: 42,
@@ -261,8 +256,8 @@ test("needs grading: the service's counts, each with its course's title from the
       lateCount: 0,
     },
   ]);
-  const missing = { assignment: undefined, ungradedCount: 1, lateCount: 0 };
-  expect(() => needsGradingFromProto([missing], [course])).toThrow(/an assignment/);
+  const missing = { assignment: undefined, ungradedCount: 1, lateCount: 0, courseTitle: "C" };
+  expect(() => needsGradingFromProto([missing])).toThrow(/an assignment/);
 });
 
 test("main builds the gRPC API from PEERS when LMS_NODES is unset, and closes it", async () => {

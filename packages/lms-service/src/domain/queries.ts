@@ -100,6 +100,8 @@ export interface GradingQueue {
 /** One assignment of an owned course with latest attempts waiting for a grade. */
 export interface AssignmentGradingCount {
   readonly assignment: AssignmentRecord;
+  /** The title of the assignment's course. */
+  readonly courseTitle: string;
   /** Latest attempts without a grade of that very attempt. */
   readonly ungraded: number;
   /** Of those, the late ones. */
@@ -499,7 +501,8 @@ async function gradingCounts(reader: LmsReader, courses: readonly CourseRecord[]
   for (const course of courses) {
     for (const { assignment, items } of await ungradedByAssignment(reader, course.courseId)) {
       if (items.length === 0) continue;
-      counts.push({ assignment, ungraded: items.length, late: items.filter((item) => item.late).length });
+      const late = items.filter((item) => item.late).length;
+      counts.push({ assignment, courseTitle: course.title, ungraded: items.length, late });
     }
   }
   return counts;

@@ -32,7 +32,6 @@ import {
   stamp,
   unary,
 } from "./call-helpers.js";
-import { descriptionExcerpt } from "./description-excerpt.js";
 import { rejectionError } from "./error-mapping.js";
 import { dueAtToDomain, toAssignment, toGrade, toGradeChange, toGradingCount, toSubmission } from "./proto-mapping.js";
 import type { LmsServiceContext } from "./service-context.js";
@@ -278,18 +277,7 @@ export function assignmentService(context: LmsServiceContext): AssignmentService
       const courseId = optionalId("course_id", request.courseId);
       await readBarrier(context, request.consistency);
       const counts = queried(await listNeedsGrading(context.store, caller.actor, courseId));
-      const items = counts.map((count) => {
-        const item = toGradingCount(count);
-        const assignment = item.assignment;
-        if (assignment === undefined) return item;
-        return {
-          ...item,
-          assignment: {
-            ...assignment,
-            description: descriptionExcerpt(assignment.description, request.maxDescriptionChars),
-          },
-        };
-      });
+      const items = counts.map((count) => toGradingCount(count, request.maxDescriptionChars));
       return checkedAnswerSize(
         { items },
         ListNeedsGradingResponse.encode,

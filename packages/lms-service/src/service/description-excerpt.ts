@@ -15,3 +15,9 @@ export function descriptionExcerpt(text: string, maxChars: number): string {
   if (characters.length <= maxChars) return text;
   return characters.slice(0, maxChars - 1).join("") + excerptEllipsis;
 }
+
+/** `item` with its description cut by {@link descriptionExcerpt} (the same object when it is short enough). */
+export function withDescriptionExcerpt<T extends { readonly description: string }>(item: T, maxChars: number): T {
+  const description = descriptionExcerpt(item.description, maxChars);
+  return description === item.description ? item : { ...item, description };
+}

@@ -7,11 +7,11 @@ import {
   listSubmissions,
   type SubmissionView,
 } from "../domain/queries.js";
-import { type Assignment, GetCoursePageResponse, GetDashboardResponse } from "../gen/lms.js";
+import { GetCoursePageResponse, GetDashboardResponse } from "../gen/lms.js";
 import { checkedAnswerSize } from "./answer-size.js";
 import { latestAttempts } from "./assignment-service.js";
 import { type Caller, queried } from "./call-helpers.js";
-import { descriptionExcerpt } from "./description-excerpt.js";
+import { withDescriptionExcerpt } from "./description-excerpt.js";
 import {
   loadUser,
   toAssignment,
@@ -116,20 +116,14 @@ export async function dashboardFor(
   const dashboard = queried(await getDashboard(store, caller.actor));
   const courses = [];
   for (const summary of dashboard.courses) {
-    const course = await toCourse(store, summary.course);
-    courses.push({ ...course, description: descriptionExcerpt(course.description, maxDescriptionChars) });
+    courses.push(withDescriptionExcerpt(await toCourse(store, summary.course), maxDescriptionChars));
   }
-  const cut = (assignment: Assignment): Assignment => ({
-    ...assignment,
-    description: descriptionExcerpt(assignment.description, maxDescriptionChars),
-  });
   return {
     courses,
-    unsubmittedAssignments: dashboard.unsubmitted.map((assignment) => cut(toAssignment(assignment))),
-    needsGrading: dashboard.needsGrading.map((entry) => {
-      const count = toGradingCount(entry);
-      return { ...count, assignment: count.assignment === undefined ? undefined : cut(count.assignment) };
-    }),
+    unsubmittedAssignments: dashboard.unsubmitted.map((assignment) =>
+      withDescriptionExcerpt(toAssignment(assignment), maxDescriptionChars),
+    ),
+    needsGrading: dashboard.needsGrading.map((entry) => toGradingCount(entry, maxDescriptionChars)),
     pendingQuestions: dashboard.pendingQuestions.map((entry) => ({
       courseId: entry.courseId,
       pendingCount: entry.pending,

@@ -34,6 +34,7 @@ import {
   type User,
 } from "../gen/lms.js";
 import type { LmsReader } from "../store/lms-store.js";
+import { withDescriptionExcerpt } from "./description-excerpt.js";
 
 /** Stored records as the client API's messages. Pure functions except the few that read the store. */
 
@@ -110,9 +111,17 @@ export function toAssignment(assignment: AssignmentRecord): Assignment {
   };
 }
 
-/** One assignment's needs-grading counts (GetDashboard's `needs_grading`, ListNeedsGrading's items). */
-export function toGradingCount(count: DomainGradingCount): AssignmentGradingCount {
-  return { assignment: toAssignment(count.assignment), ungradedCount: count.ungraded, lateCount: count.late };
+/**
+ * One assignment's needs-grading counts (GetDashboard's `needs_grading`, ListNeedsGrading's items),
+ * the assignment's description cut to `maxDescriptionChars` (0: whole; description-excerpt.ts).
+ */
+export function toGradingCount(count: DomainGradingCount, maxDescriptionChars: number): AssignmentGradingCount {
+  return {
+    assignment: withDescriptionExcerpt(toAssignment(count.assignment), maxDescriptionChars),
+    ungradedCount: count.ungraded,
+    lateCount: count.late,
+    courseTitle: count.courseTitle,
+  };
 }
 
 export function toFileRef(file: AttachedFile): FileRef {

@@ -258,20 +258,13 @@ export function coursePageFromProto(page: lmsProto.GetCoursePageResponse): Cours
   };
 }
 
-/**
- * Needs-grading counts (GetDashboard's `needs_grading`, ListNeedsGrading's items), each with its
- * course's title from `courses` (empty for a course not among them).
- */
-export function needsGradingFromProto(
-  entries: readonly lmsProto.AssignmentGradingCount[],
-  courses: readonly Course[],
-): NeedsGradingItem[] {
-  const titles = new Map(courses.map((course) => [course.id, course.title]));
+/** Needs-grading counts (GetDashboard's `needs_grading`, ListNeedsGrading's items). */
+export function needsGradingFromProto(entries: readonly lmsProto.AssignmentGradingCount[]): NeedsGradingItem[] {
   return entries.map((entry): NeedsGradingItem => {
     const assignment = assignmentFromProto(entry.assignment);
     return {
       courseId: assignment.courseId,
-      courseTitle: titles.get(assignment.courseId) ?? "",
+      courseTitle: entry.courseTitle,
       assignmentId: assignment.id,
       assignmentTitle: assignment.title,
       dueAtMs: assignment.dueAtMs,
@@ -281,13 +274,12 @@ export function needsGradingFromProto(
   });
 }
 
-/** GetDashboard's answer; a needs-grading entry takes its course title from the listed courses. */
+/** GetDashboard's answer. */
 export function dashboardFromProto(dashboard: lmsProto.GetDashboardResponse): DashboardData {
-  const courses = dashboard.courses.map((course) => courseFromProto(course));
   return {
-    courses,
+    courses: dashboard.courses.map((course) => courseFromProto(course)),
     unsubmitted: dashboard.unsubmittedAssignments.map((assignment) => assignmentFromProto(assignment)),
-    needsGrading: needsGradingFromProto(dashboard.needsGrading, courses),
+    needsGrading: needsGradingFromProto(dashboard.needsGrading),
     pendingQuestions: dashboard.pendingQuestions.map((entry) => ({
       courseId: entry.courseId,
       count: entry.pendingCount,
