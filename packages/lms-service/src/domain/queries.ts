@@ -294,9 +294,7 @@ export async function getCoursePage(
   const materials = await recordsByRef(reader, "courseMaterials", courseId, (ref) =>
     reader.get("materials", ref.value.materialId),
   );
-  const assignments = await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
-    reader.get("assignments", ref.value.assignmentId),
-  );
+  const assignments = await courseAssignments(reader, courseId);
   const notes = (await listAll(reader, "notes", prefix(courseId)))
     .map((entry) => entry.value)
     .filter((note) => isOwner || note.studentId === undefined || note.studentId === user.userId);
@@ -320,6 +318,13 @@ async function recordsByRef<C extends "courseMaterials" | "courseAssignments" | 
     if (record !== undefined) records.push(record);
   }
   return records;
+}
+
+/** The course's assignments, in course order. */
+function courseAssignments(reader: LmsReader, courseId: string): Promise<AssignmentRecord[]> {
+  return recordsByRef(reader, "courseAssignments", courseId, (ref) =>
+    reader.get("assignments", ref.value.assignmentId),
+  );
 }
 
 /** The user's latest attempt at the assignment, if any: what "submitted" means everywhere. */
@@ -377,9 +382,7 @@ export async function listGrades(
   if (isRejection(member)) return member;
   const { user, course } = member;
   const grades: GradeRecord[] = [];
-  for (const assignment of await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
-    reader.get("assignments", ref.value.assignmentId),
-  )) {
+  for (const assignment of await courseAssignments(reader, courseId)) {
     const candidates =
       course.ownerId === user.userId
         ? (await listAll(reader, "grades", prefix(assignment.assignmentId))).map((entry) => entry.value)
@@ -440,9 +443,7 @@ async function ungradedByAssignment(
   courseId: string,
 ): Promise<{ readonly assignment: AssignmentRecord; readonly items: GradingQueueItem[] }[]> {
   const queue = [];
-  for (const assignment of await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
-    reader.get("assignments", ref.value.assignmentId),
-  )) {
+  for (const assignment of await courseAssignments(reader, courseId)) {
     const items: GradingQueueItem[] = [];
     for (const { key: entryKey, value } of await listAll(
       reader,
@@ -574,9 +575,7 @@ async function unsubmittedAssignments(
 ): Promise<AssignmentRecord[]> {
   const unsubmitted: AssignmentRecord[] = [];
   for (const { course } of courses) {
-    for (const assignment of await recordsByRef(reader, "courseAssignments", course.courseId, (ref) =>
-      reader.get("assignments", ref.value.assignmentId),
-    )) {
+    for (const assignment of await courseAssignments(reader, course.courseId)) {
       if ((await latestAttemptOf(reader, assignment, student)) === undefined) unsubmitted.push(assignment);
     }
   }
@@ -636,9 +635,7 @@ export async function exportGradesCsv(reader: LmsReader, actor: Actor, courseId:
   const rows: (string | number)[][] = [
     ["username", "display name", "assignment", "points", "max points", "late", "feedback"],
   ];
-  const assignments = await recordsByRef(reader, "courseAssignments", courseId, (ref) =>
-    reader.get("assignments", ref.value.assignmentId),
-  );
+  const assignments = await courseAssignments(reader, courseId);
   for (const { value } of await listAll(reader, "courseMembers", prefix(courseId))) {
     if (value.role !== "student") continue;
     const student = await reader.get("users", value.userId);
