@@ -70,8 +70,9 @@ Options:
                       same sequence (off: plain proposals, never retried)      default on
   --connection-resets on|off  a crashed node's peers hear its connections reset, and
                       followers then campaign early (RaftCore.reportUnreachable)  default off
-  --leader-wait MS    every node's leaderWaitMs: a call that meets an election
-                      waits this long for its leader (0 = refused at once)      default 0
+  --leader-wait MS    every node's leaderWaitMs: a call that meets an election, or
+                      a leader that just stepped down, waits this long for the
+                      new leader (0 = refused at once)                          default 0
   --schedule FILE     replay a scenario file {seed, nodes, ticks, rate?, snapshotEveryEntries?,
                       snapshotTrailingEntries?, sessions?, schedule} instead of a generated schedule (seed,
                       nodes and ticks come from the file; with search, the file's schedule is run

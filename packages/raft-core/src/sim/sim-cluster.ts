@@ -77,7 +77,7 @@ export interface SimClusterOptions {
   readonly sessions?: boolean;
   /** How every node confirms reads (default "read-index"); "lease" needs CheckQuorum, which is on. */
   readonly readMode?: ReadMode;
-  /** Every node's `leaderWaitMs` (default 0: calls that meet an election fail at once). */
+  /** Every node's `leaderWaitMs` (default 0: calls that meet an election or a deposed leader fail at once). */
   readonly leaderWaitMs?: number;
   /**
    * Largest clock-rate error per node, in thousandths: each node's clock runs at a fixed rate drawn

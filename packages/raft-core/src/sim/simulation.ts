@@ -106,8 +106,9 @@ export interface SimulationOptions {
    */
   readonly connectionResets?: boolean;
   /**
-   * Every node's `leaderWaitMs` (default 0): a proposal or read that meets an election waits this
-   * long for its leader instead of failing NOT_LEADER / READ_FAILED at once.
+   * Every node's `leaderWaitMs` (default 0): a proposal or read that meets an election, or a
+   * leader that just stepped down, waits this long for the new leader instead of failing
+   * NOT_LEADER / READ_FAILED at once.
    */
   readonly leaderWaitMs?: number;
   /**
